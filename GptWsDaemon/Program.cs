@@ -1,6 +1,124 @@
+using System.Net;
+using System.Runtime.InteropServices;
+using CommandLine;
+using CommandLine.Text;
+using GptWsDaemon.Config;
+using GptWsDaemon.Observability;
+using GptWsDaemon.Server;
+using GptWsDaemon.Upstream;
+using NLog;
+
 namespace GptWsDaemon;
 
+/// <summary>Entry point: flags → settings → logging → server, then waits for SIGTERM/SIGINT.</summary>
 internal static class Program
 {
-    public static int Main() => 0;
+    public static async Task<int> Main(string[] args)
+    {
+        using var parser = new Parser(s =>
+        {
+            s.HelpWriter = null;
+            s.AllowMultiInstance = true;
+            s.CaseInsensitiveEnumValues = true;
+        });
+        var parsed = parser.ParseArguments<CliOptions>(args);
+        if (parsed is NotParsed<CliOptions> notParsed)
+        {
+            if (notParsed.Errors.Any(e => e is HelpRequestedError or VersionRequestedError))
+            {
+                Console.Out.WriteLine(HelpText.AutoBuild(parsed, h =>
+                {
+                    h.Heading = "GptWsDaemon — streams OpenAI chat answers over one WebSocket";
+                    h.Copyright = "usage: ./run.sh [flags]   (precedence: flag > environment > ini > default)";
+                    h.AddDashesToOption = true;
+                    return h;
+                }, e => e));
+                return 0;
+            }
+
+            var first = notParsed.Errors.First();
+            await Console.Error.WriteLineAsync("gptwsdaemon: " + SentenceBuilder.Create().FormatError(first) + " (see --help)").ConfigureAwait(false);
+            return 2;
+        }
+
+        DaemonSettings settings;
+        try
+        {
+            settings = SettingsLoader.Load(parsed.Value, SettingsLoader.ProcessEnvironment(), Environment.CurrentDirectory);
+        }
+        catch (ConfigException e)
+        {
+            await Console.Error.WriteLineAsync("gptwsdaemon: " + e.Message).ConfigureAwait(false);
+            return 2;
+        }
+
+        LoggingSetup.Configure(settings.LogLevel);
+        var log = LogManager.GetLogger("GptWsDaemon");
+        try
+        {
+            return await RunAsync(settings, log).ConfigureAwait(false);
+        }
+        finally
+        {
+            LogManager.Shutdown();
+        }
+    }
+
+    private static async Task<int> RunAsync(DaemonSettings settings, Logger log)
+    {
+        var metrics = new DaemonMetrics();
+        var redactor = new SecretRedactor([settings.ApiKey, .. settings.AccessTokens]);
+        using var openAi = settings.Demo ? null : new OpenAiUpstream(settings, redactor, metrics);
+        IChatUpstream upstream = openAi is null ? new DemoUpstream(settings.DemoTokenDelay) : openAi;
+        await using var server = new DaemonServer(settings, upstream, metrics);
+        try
+        {
+            server.Start();
+        }
+        catch (HttpListenerException e)
+        {
+            await Console.Error.WriteLineAsync($"gptwsdaemon: cannot listen on {settings.Host}:{settings.Port}: {e.Message}").ConfigureAwait(false);
+            return 1;
+        }
+
+        log.Info("GptWsDaemon listening on {0} (WebSocket on / and /ws, test page on /, /healthz, /metrics)", server.Url);
+        if (settings.Demo)
+        {
+            log.Warn("DEMO MODE: no API key set (or --demo): answers come from the embedded offline model, not OpenAI");
+        }
+        else
+        {
+            log.Info("upstream: {0} (API key set)", settings.BaseUrl);
+        }
+
+        if (settings.AccessTokens.Count == 0 && !settings.IsLoopback)
+        {
+            log.Warn("SECURITY: bound to {0} with no access tokens: anyone who can reach this port can spend your API quota. Set --access-token.", settings.Host);
+        }
+
+        var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var signals = 0;
+        void OnSignal(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            if (Interlocked.Increment(ref signals) == 1)
+            {
+                log.Info("{0} received: draining (send it again to exit at once)", context.Signal);
+                stop.TrySetResult();
+            }
+            else
+            {
+                log.Warn("second signal: exiting now");
+                LogManager.Shutdown();
+                Environment.Exit(0);
+            }
+        }
+
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        await stop.Task.ConfigureAwait(false);
+        await server.StopAsync(settings.ShutdownGrace).ConfigureAwait(false);
+        log.Info("stopped");
+        return 0;
+    }
 }

@@ -1,0 +1,88 @@
+using GptWsDaemon.Text;
+
+namespace GptWsDaemon.Config;
+
+/// <summary>Every setting of the daemon after flag &gt; environment &gt; ini &gt; default resolution (SPEC §2).</summary>
+public sealed record DaemonSettings
+{
+    /// <summary>Address to bind.</summary>
+    public string Host { get; init; } = "127.0.0.1";
+
+    /// <summary>Port to listen on.</summary>
+    public int Port { get; init; } = 8808;
+
+    /// <summary>Client access tokens; empty means the daemon is open.</summary>
+    public IReadOnlyList<string> AccessTokens { get; init; } = [];
+
+    /// <summary>Allowed browser origins; empty means any.</summary>
+    public IReadOnlyList<string> AllowedOrigins { get; init; } = [];
+
+    /// <summary>How long running streams may finish after SIGTERM.</summary>
+    public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>NLog level name.</summary>
+    public string LogLevel { get; init; } = "Info";
+
+    /// <summary>Provider API key, or null in demo mode.</summary>
+    public string? ApiKey { get; init; }
+
+    /// <summary>Provider base URL, without a trailing slash.</summary>
+    public string BaseUrl { get; init; } = "https://api.openai.com/v1";
+
+    /// <summary>Whether the embedded offline model answers instead of the provider.</summary>
+    public bool Demo { get; init; }
+
+    /// <summary>Delay between tokens of the demo model.</summary>
+    public TimeSpan DemoTokenDelay { get; init; } = TimeSpan.FromMilliseconds(40);
+
+    /// <summary>TCP connect timeout to the provider.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Longest wait from request to the first upstream event.</summary>
+    public TimeSpan FirstTokenTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Longest gap between two upstream events.</summary>
+    public TimeSpan UpstreamIdleTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Retries before the first token (so up to MaxRetries + 1 attempts).</summary>
+    public int MaxRetries { get; init; } = 2;
+
+    /// <summary>Base of the exponential backoff.</summary>
+    public TimeSpan RetryBaseDelay { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Open WebSocket connections allowed at once.</summary>
+    public int MaxConnections { get; init; } = 10000;
+
+    /// <summary>Streams in flight on one connection.</summary>
+    public int StreamsPerConnection { get; init; } = 8;
+
+    /// <summary>Streams in flight on the whole daemon.</summary>
+    public int MaxStreams { get; init; } = 2000;
+
+    /// <summary>Largest accepted client message.</summary>
+    public int MaxMessageBytes { get; init; } = 1048576;
+
+    /// <summary>Upper bound of the max_tokens parameter.</summary>
+    public int MaxTokens { get; init; } = 4000;
+
+    /// <summary>A connection with no traffic for this long is closed.</summary>
+    public TimeSpan ConnectionIdleTimeout { get; init; } = TimeSpan.FromSeconds(300);
+
+    /// <summary>WebSocket keep-alive interval.</summary>
+    public TimeSpan PingInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Frames that may wait for a slow reader before it is disconnected.</summary>
+    public int SendQueueFrames { get; init; } = 4096;
+
+    /// <summary>Default segment granularity.</summary>
+    public SegmentMode Segment { get; init; } = SegmentMode.Clause;
+
+    /// <summary>Pieces shorter than this are merged with the next.</summary>
+    public int MinChars { get; init; }
+
+    /// <summary>Model aliases: asked → sent.</summary>
+    public IReadOnlyDictionary<string, string> ModelAliases { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+    /// <summary>Whether the listener is bound to loopback only.</summary>
+    public bool IsLoopback => Host is "127.0.0.1" or "localhost" or "::1" or "[::1]";
+}

@@ -1,0 +1,245 @@
+using System.Collections;
+using System.Globalization;
+using GptWsDaemon.Text;
+using Microsoft.Extensions.Configuration;
+
+namespace GptWsDaemon.Config;
+
+/// <summary>
+/// Resolves <see cref="DaemonSettings"/> from flags, environment and ini.
+/// SPEC §2: "Precedence: flag &gt; environment &gt; ini &gt; default."
+/// </summary>
+public sealed class SettingsLoader
+{
+    private static readonly Dictionary<string, string[]> KnownIniKeys = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["server"] = ["port", "host", "access_tokens", "allowed_origins", "shutdown_grace_seconds", "log_level"],
+        ["openai"] = ["api_key", "base_url", "demo", "demo_token_delay_ms", "connect_timeout_seconds", "first_token_timeout_seconds", "idle_timeout_seconds", "max_retries", "retry_base_delay_ms"],
+        ["limits"] = ["max_connections", "streams_per_connection", "max_streams", "max_message_bytes", "max_tokens", "idle_timeout_seconds", "ping_interval_seconds", "send_queue_frames"],
+        ["text"] = ["segment", "min_chars"],
+    };
+
+    private readonly CliOptions _cli;
+    private readonly IReadOnlyDictionary<string, string> _env;
+    private IConfiguration? _ini;
+    private string _iniName = "config.ini";
+
+    private SettingsLoader(CliOptions cli, IReadOnlyDictionary<string, string> env)
+    {
+        _cli = cli;
+        _env = env;
+    }
+
+    /// <summary>Reads the process environment into a dictionary.</summary>
+    public static IReadOnlyDictionary<string, string> ProcessEnvironment()
+    {
+        var env = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (DictionaryEntry e in Environment.GetEnvironmentVariables())
+        {
+            env[(string)e.Key] = (string?)e.Value ?? string.Empty;
+        }
+
+        return env;
+    }
+
+    /// <summary>Builds the settings, or throws <see cref="ConfigException"/> naming the bad value.</summary>
+    public static DaemonSettings Load(CliOptions cli, IReadOnlyDictionary<string, string> env, string workingDirectory)
+    {
+        var loader = new SettingsLoader(cli, env);
+        loader.LoadIni(workingDirectory);
+        return loader.Build();
+    }
+
+    private void LoadIni(string workingDirectory)
+    {
+        var path = _cli.Config ?? Env("GPTWS_CONFIG");
+        var required = path is not null;
+        path ??= "config.ini";
+        var full = Path.GetFullPath(path, workingDirectory);
+        _iniName = path;
+        if (!File.Exists(full))
+        {
+            if (required)
+            {
+                throw new ConfigException($"--config: file not found: {path}");
+            }
+
+            return;
+        }
+
+        try
+        {
+            _ini = new ConfigurationBuilder().AddIniFile(full, optional: false, reloadOnChange: false).Build();
+        }
+        catch (Exception e) when (e is FormatException or IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            throw new ConfigException($"{path}: cannot read: {e.Message}", e);
+        }
+
+        foreach (var section in _ini.GetChildren())
+        {
+            if (section.Key.Equals("models", StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            if (!KnownIniKeys.TryGetValue(section.Key, out var keys))
+            {
+                throw new ConfigException($"{path}: unknown section [{section.Key}]");
+            }
+
+            foreach (var key in section.GetChildren())
+            {
+                if (Array.FindIndex(keys, k => k.Equals(key.Key, StringComparison.OrdinalIgnoreCase)) < 0)
+                {
+                    throw new ConfigException($"{path}: unknown key {section.Key}.{key.Key}");
+                }
+            }
+        }
+    }
+
+    private DaemonSettings Build()
+    {
+        var defaults = new DaemonSettings();
+        var apiKey = Pick(_cli.ApiKey, "OPENAI_API_KEY", "openai:api_key");
+        var apiKeyValue = string.IsNullOrWhiteSpace(apiKey.Value) ? null : apiKey.Value.Trim();
+        var demo = _cli.Demo || ParseBool(Pick(null, null, "openai:demo"), false) || apiKeyValue is null;
+
+        var tokens = _cli.AccessTokens?.ToList() is { Count: > 0 } flagTokens
+            ? flagTokens
+            : SplitList(Pick(null, "GPTWS_ACCESS_TOKENS", "server:access_tokens").Value);
+        foreach (var t in tokens)
+        {
+            if (t.Length < 8 || t.Any(char.IsWhiteSpace))
+            {
+                throw new ConfigException("access token: each must be at least 8 characters with no white space");
+            }
+        }
+
+        var baseUrl = Pick(_cli.BaseUrl, "OPENAI_BASE_URL", "openai:base_url");
+        var baseUrlValue = (baseUrl.Value ?? defaults.BaseUrl).TrimEnd('/');
+        if (!Uri.TryCreate(baseUrlValue, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+        {
+            throw new ConfigException($"{baseUrl.Source}: not an http(s) URL: {baseUrl.Value}");
+        }
+
+        var host = Pick(_cli.Host, "GPTWS_HOST", "server:host");
+        var hostValue = (host.Value ?? defaults.Host).Trim();
+        if (hostValue.Length == 0 || hostValue.Any(c => char.IsWhiteSpace(c) || c == '/'))
+        {
+            throw new ConfigException($"{host.Source}: not a host name or address: {host.Value}");
+        }
+
+        var logLevel = Pick(_cli.LogLevel, "GPTWS_LOG_LEVEL", "server:log_level");
+        var logLevelValue = logLevel.Value ?? defaults.LogLevel;
+        if (!IsLogLevel(logLevelValue))
+        {
+            throw new ConfigException($"{logLevel.Source}: unknown log level '{logLevelValue}' (Trace, Debug, Info, Warn, Error, Fatal, Off)");
+        }
+
+        var segment = Pick(null, null, "text:segment");
+        var segmentValue = (segment.Value ?? "clause").Trim().ToLowerInvariant() switch
+        {
+            "clause" => SegmentMode.Clause,
+            "sentence" => SegmentMode.Sentence,
+            _ => throw new ConfigException($"{segment.Source}: must be clause or sentence, not '{segment.Value}'"),
+        };
+
+        return new DaemonSettings
+        {
+            Host = hostValue,
+            Port = ParseInt(Pick(_cli.Port?.ToString(CultureInfo.InvariantCulture), "GPTWS_PORT", "server:port"), defaults.Port, 1, 65535),
+            AccessTokens = tokens,
+            AllowedOrigins = SplitList(Pick(null, null, "server:allowed_origins").Value).Select(o => o.TrimEnd('/')).ToList(),
+            ShutdownGrace = TimeSpan.FromSeconds(ParseInt(Pick(null, null, "server:shutdown_grace_seconds"), 10, 0, 3600)),
+            LogLevel = logLevelValue,
+            ApiKey = apiKeyValue,
+            BaseUrl = baseUrlValue,
+            Demo = demo,
+            DemoTokenDelay = TimeSpan.FromMilliseconds(ParseInt(Pick(null, null, "openai:demo_token_delay_ms"), 40, 0, 10000)),
+            ConnectTimeout = TimeSpan.FromSeconds(ParseInt(Pick(null, null, "openai:connect_timeout_seconds"), 10, 1, 600)),
+            FirstTokenTimeout = TimeSpan.FromSeconds(ParseInt(Pick(null, null, "openai:first_token_timeout_seconds"), 60, 1, 3600)),
+            UpstreamIdleTimeout = TimeSpan.FromSeconds(ParseInt(Pick(null, null, "openai:idle_timeout_seconds"), 30, 1, 3600)),
+            MaxRetries = ParseInt(Pick(null, null, "openai:max_retries"), 2, 0, 10),
+            RetryBaseDelay = TimeSpan.FromMilliseconds(ParseInt(Pick(null, null, "openai:retry_base_delay_ms"), 500, 0, 60000)),
+            MaxConnections = ParseInt(Pick(null, null, "limits:max_connections"), defaults.MaxConnections, 1, 1_000_000),
+            StreamsPerConnection = ParseInt(Pick(null, null, "limits:streams_per_connection"), defaults.StreamsPerConnection, 1, 10_000),
+            MaxStreams = ParseInt(Pick(null, null, "limits:max_streams"), defaults.MaxStreams, 1, 1_000_000),
+            MaxMessageBytes = ParseInt(Pick(null, null, "limits:max_message_bytes"), defaults.MaxMessageBytes, 1024, 64 * 1024 * 1024),
+            MaxTokens = ParseInt(Pick(null, null, "limits:max_tokens"), defaults.MaxTokens, 1, 1_000_000),
+            ConnectionIdleTimeout = TimeSpan.FromSeconds(ParseInt(Pick(null, null, "limits:idle_timeout_seconds"), 300, 1, 86400)),
+            PingInterval = TimeSpan.FromSeconds(ParseInt(Pick(null, null, "limits:ping_interval_seconds"), 30, 0, 3600)),
+            SendQueueFrames = ParseInt(Pick(null, null, "limits:send_queue_frames"), defaults.SendQueueFrames, 16, 1_000_000),
+            Segment = segmentValue,
+            MinChars = ParseInt(Pick(null, null, "text:min_chars"), 0, 0, 10_000),
+            ModelAliases = LoadAliases(),
+        };
+    }
+
+    private Dictionary<string, string> LoadAliases()
+    {
+        var aliases = new Dictionary<string, string>(StringComparer.Ordinal) { ["text-davinci-003"] = "gpt-3.5-turbo-instruct" };
+        if (_ini is not null)
+        {
+            foreach (var entry in _ini.GetSection("models").GetChildren())
+            {
+                if (string.IsNullOrWhiteSpace(entry.Value))
+                {
+                    throw new ConfigException($"{_iniName}: models.{entry.Key} needs a model name");
+                }
+
+                aliases[entry.Key] = entry.Value.Trim();
+            }
+        }
+
+        return aliases;
+    }
+
+    private (string? Value, string Source) Pick(string? flag, string? envName, string iniKey)
+    {
+        var flagName = "--" + iniKey[(iniKey.IndexOf(':', StringComparison.Ordinal) + 1)..].Replace('_', '-');
+        if (flag is not null)
+        {
+            return (flag, flagName);
+        }
+
+        if (envName is not null && Env(envName) is { } envValue)
+        {
+            return (envValue, envName);
+        }
+
+        var ini = _ini?[iniKey];
+        return ini is null ? (null, flagName) : (ini.Trim(), $"{_iniName}: {iniKey.Replace(':', '.')}");
+    }
+
+    private string? Env(string name) => _env.TryGetValue(name, out var v) && v.Length > 0 ? v : null;
+
+    private static int ParseInt((string? Value, string Source) item, int fallback, int min, int max)
+    {
+        if (item.Value is null)
+        {
+            return fallback;
+        }
+
+        if (!int.TryParse(item.Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) || n < min || n > max)
+        {
+            throw new ConfigException($"{item.Source}: must be an integer from {min} to {max}, not '{item.Value}'");
+        }
+
+        return n;
+    }
+
+    private static bool ParseBool((string? Value, string Source) item, bool fallback) => item.Value?.ToLowerInvariant() switch
+    {
+        null => fallback,
+        "true" or "1" or "yes" or "on" => true,
+        "false" or "0" or "no" or "off" or "" => false,
+        _ => throw new ConfigException($"{item.Source}: must be true or false, not '{item.Value}'"),
+    };
+
+    private static List<string> SplitList(string? value) =>
+        value is null ? [] : value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+
+    private static bool IsLogLevel(string name) =>
+        name.ToLowerInvariant() is "trace" or "debug" or "info" or "warn" or "error" or "fatal" or "off";
+}

@@ -1,0 +1,68 @@
+using Prometheus;
+
+namespace GptWsDaemon.Observability;
+
+/// <summary>The daemon's Prometheus metrics, in a registry of its own (so several daemons can live in one test process).</summary>
+public sealed class DaemonMetrics
+{
+    private readonly Gauge _connections;
+    private readonly Gauge _streams;
+    private readonly Counter _requests;
+    private readonly Counter _tokens;
+    private readonly Counter _retries;
+    private readonly Counter _rejected;
+    private readonly Histogram _ttft;
+    private readonly Histogram _duration;
+
+    /// <summary>Creates the metrics.</summary>
+    public DaemonMetrics()
+    {
+        Registry = Metrics.NewCustomRegistry();
+        var factory = Metrics.WithCustomRegistry(Registry);
+        _connections = factory.CreateGauge("gptws_connections", "Open WebSocket connections.");
+        _streams = factory.CreateGauge("gptws_streams", "Streams in flight.");
+        _requests = factory.CreateCounter("gptws_requests_total", "Finished requests by result code (0 = success).", new CounterConfiguration { LabelNames = ["code"] });
+        _tokens = factory.CreateCounter("gptws_tokens_relayed_total", "Upstream text deltas relayed to clients.");
+        _retries = factory.CreateCounter("gptws_upstream_retries_total", "Upstream attempts retried before the first token.");
+        _rejected = factory.CreateCounter("gptws_connections_rejected_total", "Handshakes refused, by reason.", new CounterConfiguration { LabelNames = ["reason"] });
+        var buckets = new[] { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120 };
+        _ttft = factory.CreateHistogram("gptws_upstream_ttft_seconds", "Upstream time to first token.", new HistogramConfiguration { Buckets = buckets });
+        _duration = factory.CreateHistogram("gptws_upstream_duration_seconds", "Whole stream duration.", new HistogramConfiguration { Buckets = buckets });
+    }
+
+    /// <summary>The registry /metrics serializes.</summary>
+    public CollectorRegistry Registry { get; }
+
+    /// <summary>Open connections now.</summary>
+    public int Connections => (int)_connections.Value;
+
+    /// <summary>Streams in flight now.</summary>
+    public int Streams => (int)_streams.Value;
+
+    /// <summary>A connection opened (+1) or closed (−1).</summary>
+    public void AddConnection(int delta) => _connections.Inc(delta);
+
+    /// <summary>A stream started (+1) or ended (−1).</summary>
+    public void AddStream(int delta) => _streams.Inc(delta);
+
+    /// <summary>Counts a finished request by its code.</summary>
+    public void CountRequest(int code) => _requests.WithLabels(code.ToString(System.Globalization.CultureInfo.InvariantCulture)).Inc();
+
+    /// <summary>Counts relayed deltas.</summary>
+    public void CountTokens(int count) => _tokens.Inc(count);
+
+    /// <summary>Counts one retry.</summary>
+    public void CountRetry() => _retries.Inc();
+
+    /// <summary>Counts a refused handshake.</summary>
+    public void CountRejected(string reason) => _rejected.WithLabels(reason).Inc();
+
+    /// <summary>Records an upstream TTFT.</summary>
+    public void ObserveTimeToFirstToken(TimeSpan ttft) => _ttft.Observe(ttft.TotalSeconds);
+
+    /// <summary>Records a stream's duration.</summary>
+    public void ObserveDuration(TimeSpan duration) => _duration.Observe(duration.TotalSeconds);
+
+    /// <summary>Writes the Prometheus text exposition format.</summary>
+    public Task WriteAsync(Stream output, CancellationToken cancellationToken) => Registry.CollectAndExportAsTextAsync(output, cancellationToken);
+}

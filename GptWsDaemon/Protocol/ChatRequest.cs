@@ -1,0 +1,40 @@
+using GptWsDaemon.Text;
+
+namespace GptWsDaemon.Protocol;
+
+/// <summary>A validated request frame, ready to be sent upstream.</summary>
+public sealed record ChatRequest
+{
+    /// <summary>The client's seq.</summary>
+    public required RequestSeq Seq { get; init; }
+
+    /// <summary>The model the client asked for.</summary>
+    public required string Model { get; init; }
+
+    /// <summary>The model sent upstream, after the ini aliases.</summary>
+    public required string UpstreamModel { get; init; }
+
+    /// <summary>True for legacy completions models, which go to /completions with a prompt.</summary>
+    public bool IsCompletions { get; init; }
+
+    /// <summary>Chat history (chat models).</summary>
+    public IReadOnlyList<ChatMessage> Messages { get; init; } = [];
+
+    /// <summary>Prompt (completions models).</summary>
+    public string Prompt { get; init; } = string.Empty;
+
+    /// <summary>True: one frame per upstream delta; false: one frame per sentence.</summary>
+    public bool OriginStream { get; init; } = true;
+
+    /// <summary>Granularity when <see cref="OriginStream"/> is false.</summary>
+    public SegmentMode Segment { get; init; }
+
+    /// <summary>True: send only model, messages/prompt and stream; false: send every sampling parameter.</summary>
+    public bool OpenAiParameter { get; init; } = true;
+
+    /// <summary>The sampling parameters.</summary>
+    public SamplingParameters Parameters { get; init; } = new();
+
+    /// <summary><see cref="System.Diagnostics.Stopwatch"/> timestamp of the frame's arrival, for consume_time.</summary>
+    public long ReceivedAt { get; init; }
+}

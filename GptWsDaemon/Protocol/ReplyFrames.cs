@@ -1,0 +1,159 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace GptWsDaemon.Protocol;
+
+/// <summary>
+/// Writes reply frames (SPEC §5) straight to UTF-8 with <see cref="Utf8JsonWriter"/> into pooled buffers:
+/// <c>{"code":0,"msg":"ok","seq":S,"data":{"consume_time":"0.38","finish_reason":null,"contents":"…"}}</c>.
+/// </summary>
+public static class ReplyFrames
+{
+    /// <summary>Non-ASCII text goes out as UTF-8, not \u escapes: half the bytes for Chinese, readable in logs.</summary>
+    public static readonly JavaScriptEncoder Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
+
+    [ThreadStatic]
+    private static FrameBuilder? t_builder;
+
+    /// <summary>A content frame: <c>finish_reason: null</c>.</summary>
+    public static OutgoingFrame Content(RequestSeq seq, long receivedAt, ReadOnlySpan<char> contents)
+    {
+        var b = Builder();
+        var w = b.Begin(ErrorCodes.Ok, "ok"u8, seq);
+        WriteData(w, receivedAt, default, contents);
+        return b.End();
+    }
+
+    /// <summary>The final frame of a stream: <c>contents: ""</c>, a finish_reason, and usage when known.</summary>
+    public static OutgoingFrame Final(RequestSeq seq, long receivedAt, string finishReason, UsageInfo? usage)
+    {
+        var b = Builder();
+        var w = b.Begin(ErrorCodes.Ok, "ok"u8, seq);
+        WriteData(w, receivedAt, finishReason, [], usage);
+        return b.End();
+    }
+
+    /// <summary>An error frame: code, message, the seq or null, <c>finish_reason: "error"</c>.</summary>
+    public static OutgoingFrame Error(int code, string message, RequestSeq? seq, long receivedAt)
+    {
+        var b = Builder();
+        var w = b.Begin(code, message, seq);
+        WriteData(w, receivedAt, "error", []);
+        return b.End();
+    }
+
+    /// <summary>The answer to <c>{"action":"ping"}</c>: <c>{"code":0,"msg":"pong"}</c> (with the seq if one was sent).</summary>
+    public static OutgoingFrame Pong(RequestSeq? seq)
+    {
+        var b = Builder();
+        var w = b.Writer;
+        w.WriteStartObject();
+        w.WriteNumber("code"u8, 0);
+        w.WriteString("msg"u8, "pong"u8);
+        if (seq is not null)
+        {
+            w.WritePropertyName("seq"u8);
+            w.WriteRawValue(seq.Json, skipInputValidation: true);
+        }
+
+        w.WriteEndObject();
+        return b.End();
+    }
+
+    /// <summary>Seconds since <paramref name="receivedAt"/> with two decimals, as SPEC §5's consume_time.</summary>
+    public static string ConsumeTime(long receivedAt) =>
+        Stopwatch.GetElapsedTime(receivedAt).TotalSeconds.ToString("F2", CultureInfo.InvariantCulture);
+
+    private static void WriteData(Utf8JsonWriter w, long receivedAt, string? finishReason, ReadOnlySpan<char> contents, UsageInfo? usage = null)
+    {
+        w.WriteStartObject("data"u8);
+        Span<byte> time = stackalloc byte[32];
+        var seconds = receivedAt == 0 ? 0 : Stopwatch.GetElapsedTime(receivedAt).TotalSeconds;
+        seconds.TryFormat(time, out var n, "F2", CultureInfo.InvariantCulture);
+        w.WriteString("consume_time"u8, time[..n]);
+        if (finishReason is null)
+        {
+            w.WriteNull("finish_reason"u8);
+        }
+        else
+        {
+            w.WriteString("finish_reason"u8, finishReason);
+        }
+
+        w.WriteString("contents"u8, contents);
+        if (usage is { } u)
+        {
+            w.WriteStartObject("usage"u8);
+            w.WriteNumber("prompt_tokens"u8, u.PromptTokens);
+            w.WriteNumber("completion_tokens"u8, u.CompletionTokens);
+            w.WriteNumber("total_tokens"u8, u.PromptTokens + u.CompletionTokens);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndObject();
+        w.WriteEndObject();
+    }
+
+    private static FrameBuilder Builder() => t_builder ??= new FrameBuilder();
+
+    /// <summary>A per-thread writer reused for every frame; the finished bytes are copied into a buffer rented for the send.</summary>
+    private sealed class FrameBuilder
+    {
+        private readonly ArrayBufferWriter<byte> _buffer = new(512);
+
+        public FrameBuilder() => Writer = new Utf8JsonWriter(_buffer, new JsonWriterOptions { Encoder = Encoder, SkipValidation = true });
+
+        public Utf8JsonWriter Writer { get; }
+
+        public Utf8JsonWriter Begin(int code, ReadOnlySpan<byte> msg, RequestSeq? seq)
+        {
+            var w = BeginCore(code);
+            w.WriteString("msg"u8, msg);
+            WriteSeq(w, seq);
+            return w;
+        }
+
+        public Utf8JsonWriter Begin(int code, string msg, RequestSeq? seq)
+        {
+            var w = BeginCore(code);
+            w.WriteString("msg"u8, msg);
+            WriteSeq(w, seq);
+            return w;
+        }
+
+        public OutgoingFrame End()
+        {
+            Writer.Flush();
+            var written = _buffer.WrittenSpan;
+            var rented = ArrayPool<byte>.Shared.Rent(written.Length);
+            written.CopyTo(rented);
+            var frame = new OutgoingFrame(rented, written.Length);
+            Writer.Reset();
+            _buffer.ResetWrittenCount();
+            return frame;
+        }
+
+        private Utf8JsonWriter BeginCore(int code)
+        {
+            Writer.WriteStartObject();
+            Writer.WriteNumber("code"u8, code);
+            return Writer;
+        }
+
+        private static void WriteSeq(Utf8JsonWriter w, RequestSeq? seq)
+        {
+            w.WritePropertyName("seq"u8);
+            if (seq is null)
+            {
+                w.WriteNullValue();
+            }
+            else
+            {
+                w.WriteRawValue(seq.Json, skipInputValidation: true);
+            }
+        }
+    }
+}

@@ -1,0 +1,444 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Net.WebSockets;
+using GptWsDaemon.Config;
+using GptWsDaemon.Observability;
+using GptWsDaemon.Protocol;
+using GptWsDaemon.Upstream;
+using NLog;
+
+namespace GptWsDaemon.Server;
+
+/// <summary>
+/// One WebSocket client: a receive loop that parses frames and starts streams, and a <see cref="ReplyWriter"/> loop that
+/// sends every frame. When either side ends, the other is cancelled and awaited, and every upstream request is aborted.
+/// </summary>
+public sealed class ClientConnection : IDisposable
+{
+    private static readonly Logger Log = LogManager.GetCurrentClassLogger();
+    private readonly WebSocket _socket;
+    private readonly DaemonSettings _settings;
+    private readonly RequestParser _parser;
+    private readonly IChatUpstream _upstream;
+    private readonly DaemonMetrics _metrics;
+    private readonly StreamBudget _budget;
+    private readonly ReplyWriter _writer;
+    private readonly CancellationTokenSource _cts = new();
+    private readonly Dictionary<string, StreamSession> _streams = new(StringComparer.Ordinal);
+    private readonly Lock _lock = new();
+    private long _lastActivity = Stopwatch.GetTimestamp();
+    private volatile bool _draining;
+    private volatile string? _closeReason;
+    private WebSocketCloseStatus _closeStatus = WebSocketCloseStatus.NormalClosure;
+
+    /// <summary>Creates the connection around an accepted socket.</summary>
+    public ClientConnection(long id, WebSocket socket, DaemonSettings settings, RequestParser parser, IChatUpstream upstream, DaemonMetrics metrics, StreamBudget budget)
+    {
+        Id = id;
+        _socket = socket;
+        _settings = settings;
+        _parser = parser;
+        _upstream = upstream;
+        _metrics = metrics;
+        _budget = budget;
+        _writer = new ReplyWriter(socket, settings.SendQueueFrames);
+    }
+
+    /// <summary>Connection number, for logs.</summary>
+    public long Id { get; }
+
+    /// <summary>Streams in flight on this connection.</summary>
+    public int StreamCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _streams.Count;
+            }
+        }
+    }
+
+    /// <summary>How long since the client last sent a frame or a stream was running.</summary>
+    public TimeSpan IdleFor => StreamCount > 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastActivity));
+
+    /// <summary>Queues a frame for the client; a full queue means a slow reader, which is dropped.</summary>
+    public void Send(OutgoingFrame frame)
+    {
+        if (!_writer.TryEnqueue(frame) && _writer.Overflowed)
+        {
+            Abort("slow reader: send queue full");
+        }
+    }
+
+    /// <summary>Runs both loops until the client leaves or the daemon closes the connection.</summary>
+    public async Task RunAsync()
+    {
+        _metrics.AddConnection(1);
+        var sendLoop = _writer.RunAsync(_cts.Token);
+        var receiveLoop = ReceiveLoopAsync(_cts.Token);
+        try
+        {
+            var first = await Task.WhenAny(receiveLoop, sendLoop).ConfigureAwait(false);
+            if (first == receiveLoop)
+            {
+                // The client closed or vanished: its streams are already cancelled; let the writer drain and close.
+                await WaitForStreamsAsync().ConfigureAwait(false);
+                _writer.Complete();
+                await FinishSendingAsync(sendLoop).ConfigureAwait(false);
+                await CloseOutputAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                // The send loop ended: either we asked to close (idle, shutdown) or the socket failed under a send.
+                var sent = await FinishSendingAsync(sendLoop).ConfigureAwait(false);
+                if (sent && _closeReason is not null)
+                {
+                    await CloseOutputAsync().ConfigureAwait(false);
+                }
+                else
+                {
+                    Abort(_closeReason ?? "send failed");
+                }
+
+                // Wait for the client's answering close frame, but not forever.
+                if (await Task.WhenAny(receiveLoop, Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false) != receiveLoop)
+                {
+                    Abort("no close answer");
+                }
+
+                await receiveLoop.ConfigureAwait(false);
+                await WaitForStreamsAsync().ConfigureAwait(false);
+            }
+        }
+        catch (Exception e)
+        {
+            Log.Error(e, "conn={0} failed", Id);
+            CancelStreams(StreamEndReason.ConnectionLost);
+        }
+        finally
+        {
+            _socket.Abort();
+            _metrics.AddConnection(-1);
+            Log.Debug("conn={0} closed ({1})", Id, _closeReason ?? "client left");
+        }
+    }
+
+    /// <summary>Stops taking new requests; running streams go on (SPEC §7 shutdown grace).</summary>
+    public void BeginDrain() => _draining = true;
+
+    /// <summary>Cancels every stream with a final <c>cancelled</c> frame and closes with 1001 once they ended.</summary>
+    public void Shutdown()
+    {
+        _draining = true;
+        CancelStreams(StreamEndReason.Shutdown);
+        RequestClose(WebSocketCloseStatus.EndpointUnavailable, "server shutting down");
+    }
+
+    /// <summary>Closes the connection (idle timeout, shutdown) after the streams are done.</summary>
+    public void RequestClose(WebSocketCloseStatus status, string reason)
+    {
+        if (_closeReason is not null)
+        {
+            return;
+        }
+
+        _closeStatus = status;
+        _closeReason = reason;
+        _ = ClosingHandshakeAsync();
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        _cts.Dispose();
+        _socket.Dispose();
+    }
+
+    private async Task ClosingHandshakeAsync()
+    {
+        try
+        {
+            await WaitForStreamsAsync().ConfigureAwait(false);
+            _writer.Complete();
+        }
+        catch (Exception e)
+        {
+            Log.Debug(e, "conn={0} close", Id);
+        }
+    }
+
+    /// <summary>Drops the client at once: its upstream requests are aborted and no more frames are sent.</summary>
+    private void Abort(string reason)
+    {
+        if (_closeReason is null)
+        {
+            _closeReason = reason;
+            Log.Warn("conn={0} dropped: {1}", Id, reason);
+        }
+
+        CancelStreams(StreamEndReason.ConnectionLost);
+        try
+        {
+            _cts.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+
+        _socket.Abort();
+    }
+
+    /// <summary>Awaits the send loop (bounded); true when it drained normally.</summary>
+    private static async Task<bool> FinishSendingAsync(Task sendLoop)
+    {
+        try
+        {
+            await sendLoop.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException or TimeoutException or ObjectDisposedException or IOException)
+        {
+            return false;
+        }
+    }
+
+    private async Task CloseOutputAsync()
+    {
+        try
+        {
+            if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                await _socket.CloseOutputAsync(_closeStatus, _closeReason ?? string.Empty, timeout.Token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException or ObjectDisposedException or IOException)
+        {
+            // The client is gone or not answering.
+        }
+    }
+
+    private async Task ReceiveLoopAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                // Wait with a zero-byte receive: an idle connection holds no buffer.
+                var peek = await _socket.ReceiveAsync(Memory<byte>.Empty, cancellationToken).ConfigureAwait(false);
+                if (peek.MessageType == WebSocketMessageType.Close)
+                {
+                    _closeReason ??= "client closed";
+                    return;
+                }
+
+                Interlocked.Exchange(ref _lastActivity, Stopwatch.GetTimestamp());
+                var receivedAt = Stopwatch.GetTimestamp();
+                await ReadMessageAsync(peek, receivedAt, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException or ObjectDisposedException or IOException)
+        {
+            _closeReason ??= "connection lost: " + e.Message;
+        }
+        finally
+        {
+            // Whatever ended the loop, nobody will read these streams any more: abort their upstream requests now.
+            CancelStreams(StreamEndReason.ConnectionLost);
+        }
+    }
+
+    private async Task ReadMessageAsync(ValueWebSocketReceiveResult first, long receivedAt, CancellationToken cancellationToken)
+    {
+        var type = first.MessageType;
+        var buffer = ArrayPool<byte>.Shared.Rent(4096);
+        var length = 0;
+        var tooLarge = false;
+        try
+        {
+            var result = first;
+            while (!result.EndOfMessage)
+            {
+                if (length == buffer.Length)
+                {
+                    if (buffer.Length >= _settings.MaxMessageBytes)
+                    {
+                        // Keep reading (and discarding) to the end of the message so the next one starts clean.
+                        tooLarge = true;
+                        length = 0;
+                    }
+                    else
+                    {
+                        var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, _settings.MaxMessageBytes));
+                        buffer.AsSpan(0, length).CopyTo(bigger);
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = bigger;
+                    }
+                }
+
+                var room = Math.Min(buffer.Length, _settings.MaxMessageBytes) - length;
+                result = await _socket.ReceiveAsync(buffer.AsMemory(length, room), cancellationToken).ConfigureAwait(false);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    _closeReason ??= "client closed";
+                    throw new OperationCanceledException("client closed mid-message");
+                }
+
+                length += result.Count;
+            }
+
+            if (tooLarge || length > _settings.MaxMessageBytes)
+            {
+                Send(ReplyFrames.Error(ErrorCodes.FrameTooLarge, $"frame larger than {_settings.MaxMessageBytes} bytes (limits.max_message_bytes)", null, receivedAt));
+            }
+            else if (type == WebSocketMessageType.Binary)
+            {
+                Send(ReplyFrames.Error(ErrorCodes.BadFrame, "binary frames are not accepted; send JSON as a text frame", null, receivedAt));
+            }
+            else
+            {
+                Handle(_parser.Parse(buffer.AsSpan(0, length), receivedAt));
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private void Handle(ClientCommand command)
+    {
+        switch (command)
+        {
+            case ClientCommand.Chat chat:
+                Start(chat.Request);
+                break;
+            case ClientCommand.Cancel cancel:
+                StreamSession? target;
+                lock (_lock)
+                {
+                    target = _streams.GetValueOrDefault(cancel.Seq.Text);
+                }
+
+                if (target is null)
+                {
+                    Send(ReplyFrames.Error(ErrorCodes.BadParameter, $"cancel: seq {cancel.Seq.Text} is not streaming on this connection", cancel.Seq, Stopwatch.GetTimestamp()));
+                }
+                else
+                {
+                    target.Cancel(StreamEndReason.ClientCancel);
+                }
+
+                break;
+            case ClientCommand.Ping ping:
+                Send(ReplyFrames.Pong(ping.Seq));
+                break;
+            case ClientCommand.Invalid invalid:
+                _metrics.CountRequest(invalid.Code);
+                Send(ReplyFrames.Error(invalid.Code, invalid.Message, invalid.Seq, Stopwatch.GetTimestamp()));
+                break;
+        }
+    }
+
+    private void Start(ChatRequest request)
+    {
+        (int Code, string Message)? refusal = null;
+        StreamSession? session = null;
+        lock (_lock)
+        {
+            if (_draining)
+            {
+                refusal = (ErrorCodes.AtCapacity, "daemon is shutting down; no new streams");
+            }
+            else if (_streams.ContainsKey(request.Seq.Text))
+            {
+                refusal = (ErrorCodes.DuplicateSeq, $"seq {request.Seq.Text} is already streaming on this connection");
+            }
+            else if (_streams.Count >= _settings.StreamsPerConnection)
+            {
+                refusal = (ErrorCodes.AtCapacity, $"too many streams on this connection (limits.streams_per_connection = {_settings.StreamsPerConnection})");
+            }
+            else if (!_budget.TryAcquire())
+            {
+                refusal = (ErrorCodes.AtCapacity, $"daemon at capacity (limits.max_streams = {_settings.MaxStreams}); retry later");
+            }
+            else
+            {
+                session = new StreamSession(request, _upstream, this, _metrics, _settings.MinChars, _cts.Token);
+                _streams[request.Seq.Text] = session;
+            }
+        }
+
+        if (session is null)
+        {
+            _metrics.CountRequest(refusal!.Value.Code);
+            Send(ReplyFrames.Error(refusal.Value.Code, refusal.Value.Message, request.Seq, request.ReceivedAt));
+            return;
+        }
+
+        _metrics.AddStream(1);
+        session.Completion = RunStreamAsync(session);
+    }
+
+    private async Task RunStreamAsync(StreamSession session)
+    {
+        try
+        {
+            // Yield first so the receive loop goes back to reading at once.
+            await Task.Yield();
+            await session.RunAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                _streams.Remove(session.Request.Seq.Text);
+            }
+
+            _budget.Release();
+            _metrics.AddStream(-1);
+            Interlocked.Exchange(ref _lastActivity, Stopwatch.GetTimestamp());
+            session.Dispose();
+        }
+    }
+
+    private void CancelStreams(StreamEndReason reason)
+    {
+        List<StreamSession> sessions;
+        lock (_lock)
+        {
+            sessions = [.. _streams.Values];
+        }
+
+        foreach (var s in sessions)
+        {
+            s.Cancel(reason);
+        }
+    }
+
+    private async Task WaitForStreamsAsync()
+    {
+        while (true)
+        {
+            Task[] tasks;
+            lock (_lock)
+            {
+                tasks = [.. _streams.Values.Select(v => v.Completion)];
+            }
+
+            if (tasks.Length == 0)
+            {
+                return;
+            }
+
+            if (Array.TrueForAll(tasks, t => t.IsCompleted))
+            {
+                // A session just registered but its task is not published yet.
+                await Task.Yield();
+            }
+
+            await Task.WhenAll(tasks).ConfigureAwait(false);
+        }
+    }
+}

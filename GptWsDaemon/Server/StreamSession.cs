@@ -1,0 +1,173 @@
+using System.Diagnostics;
+using GptWsDaemon.Observability;
+using GptWsDaemon.Protocol;
+using GptWsDaemon.Text;
+using GptWsDaemon.Upstream;
+using NLog;
+
+namespace GptWsDaemon.Server;
+
+/// <summary>
+/// One request's life: calls the upstream, relays each delta (or each sentence) as a frame, and ends with exactly one
+/// final frame (SPEC §5). Owns the stream's <see cref="CancellationTokenSource"/>, linked to its connection's.
+/// </summary>
+public sealed class StreamSession : IDisposable
+{
+    private static readonly Logger Log = LogManager.GetLogger("GptWsDaemon.Requests");
+    private readonly ChatRequest _request;
+    private readonly IChatUpstream _upstream;
+    private readonly ClientConnection _connection;
+    private readonly DaemonMetrics _metrics;
+    private readonly int _minChars;
+    private readonly CancellationTokenSource _cts;
+    private StreamEndReason _reason;
+    private long _firstFrameAt;
+    private int _tokens;
+    private int _frames;
+
+    /// <summary>Creates the session; <see cref="RunAsync"/> starts it.</summary>
+    public StreamSession(ChatRequest request, IChatUpstream upstream, ClientConnection connection, DaemonMetrics metrics, int minChars, CancellationToken connectionToken)
+    {
+        _request = request;
+        _upstream = upstream;
+        _connection = connection;
+        _metrics = metrics;
+        _minChars = minChars;
+        _cts = CancellationTokenSource.CreateLinkedTokenSource(connectionToken);
+    }
+
+    /// <summary>The task running this session (set by its connection when it starts it).</summary>
+    public Task Completion { get; set; } = Task.CompletedTask;
+
+    /// <summary>The request.</summary>
+    public ChatRequest Request => _request;
+
+    /// <summary>Aborts the upstream request; <paramref name="reason"/> decides the final frame.</summary>
+    public void Cancel(StreamEndReason reason)
+    {
+        if (_reason == StreamEndReason.None)
+        {
+            _reason = reason;
+        }
+
+        try
+        {
+            _cts.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Already finished.
+        }
+    }
+
+    /// <summary>Streams the answer; never throws.</summary>
+    public async Task RunAsync()
+    {
+        var token = _cts.Token;
+        var segmenter = _request.OriginStream ? null : new SentenceSegmenter(_request.Segment, _minChars);
+        string finish = "stop";
+        UsageInfo? usage = null;
+        var code = ErrorCodes.Ok;
+        string? errorMessage = null;
+        try
+        {
+            await foreach (var chunk in _upstream.StreamAsync(_request, token).WithCancellation(token).ConfigureAwait(false))
+            {
+                if (chunk.Content is { Length: > 0 } content)
+                {
+                    _tokens++;
+                    if (segmenter is null)
+                    {
+                        Send(ReplyFrames.Content(_request.Seq, _request.ReceivedAt, content));
+                    }
+                    else
+                    {
+                        segmenter.Append(content);
+                        SendPieces(segmenter);
+                    }
+                }
+
+                if (chunk.FinishReason is { } reason)
+                {
+                    finish = reason;
+                }
+
+                if (chunk.Usage is { } u)
+                {
+                    usage = u;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            finish = "cancelled";
+        }
+        catch (UpstreamException e)
+        {
+            code = e.Code;
+            errorMessage = e.Message;
+        }
+        catch (Exception e)
+        {
+            code = ErrorCodes.Internal;
+            var correlation = Guid.NewGuid().ToString("N")[..12];
+            errorMessage = $"internal error (correlation id {correlation})";
+            Log.Error(e, "seq={0} conn={1} internal error, correlation id {2}", _request.Seq, _connection.Id, correlation);
+        }
+
+        if (_reason != StreamEndReason.ConnectionLost)
+        {
+            // SPEC §5: "content is never lost: with origin_stream=false the unfinished tail is flushed as a content frame first".
+            if (segmenter is not null)
+            {
+                segmenter.Complete();
+                SendPieces(segmenter);
+            }
+
+            Send(errorMessage is null
+                ? ReplyFrames.Final(_request.Seq, _request.ReceivedAt, finish, usage)
+                : ReplyFrames.Error(code, errorMessage, _request.Seq, _request.ReceivedAt));
+        }
+        else
+        {
+            finish = "disconnected";
+        }
+
+        LogEnd(code, errorMessage is null ? finish : "error");
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => _cts.Dispose();
+
+    private void SendPieces(SentenceSegmenter segmenter)
+    {
+        while (segmenter.TryTake(out var piece))
+        {
+            Send(ReplyFrames.Content(_request.Seq, _request.ReceivedAt, piece));
+        }
+    }
+
+    private void Send(OutgoingFrame frame)
+    {
+        if (_firstFrameAt == 0)
+        {
+            _firstFrameAt = Stopwatch.GetTimestamp();
+        }
+
+        _frames++;
+        _connection.Send(frame);
+    }
+
+    private void LogEnd(int code, string finish)
+    {
+        _metrics.CountRequest(code);
+        _metrics.CountTokens(_tokens);
+        var elapsed = Stopwatch.GetElapsedTime(_request.ReceivedAt);
+        _metrics.ObserveDuration(elapsed);
+        var ttft = _firstFrameAt == 0 ? "-" : Stopwatch.GetElapsedTime(_request.ReceivedAt, _firstFrameAt).TotalSeconds.ToString("F3", System.Globalization.CultureInfo.InvariantCulture);
+        var mode = _request.OriginStream ? "origin" : _request.Segment.ToString().ToLowerInvariant();
+        Log.Info(
+            "request end seq={0} conn={1} model={2} mode={3} ttft={4} consume_time={5:F2} tokens={6} frames={7} code={8} finish={9}",
+            _request.Seq, _connection.Id, _request.Model, mode, ttft, elapsed.TotalSeconds, _tokens, _frames, code, finish);
+    }
+}

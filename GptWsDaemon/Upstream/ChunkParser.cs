@@ -1,0 +1,235 @@
+using System.Text.Json;
+using GptWsDaemon.Protocol;
+
+namespace GptWsDaemon.Upstream;
+
+/// <summary>
+/// Picks the delta, finish_reason and usage out of one streamed chunk with <see cref="Utf8JsonReader"/>, without a DOM.
+/// Tolerates what compatible providers send: <c>choices: []</c>, <c>usage: null</c>, unknown fields, an <c>error</c> object.
+/// </summary>
+public static class ChunkParser
+{
+    /// <summary>Parses a chat.completion.chunk or text_completion chunk.</summary>
+    /// <exception cref="UpstreamException">Malformed JSON (2005) or an error object (2005, with its message).</exception>
+    public static UpstreamChunk Parse(ReadOnlySpan<byte> json)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 64 });
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                throw Malformed(null);
+            }
+
+            string? content = null;
+            string? finish = null;
+            UsageInfo? usage = null;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("choices"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.StartArray)
+                    {
+                        ReadChoices(ref reader, ref content, ref finish);
+                    }
+                    else
+                    {
+                        reader.Skip();
+                    }
+                }
+                else if (reader.ValueTextEquals("usage"u8))
+                {
+                    reader.Read();
+                    usage = reader.TokenType == JsonTokenType.StartObject ? ReadUsage(ref reader) : SkipValue(ref reader);
+                }
+                else if (reader.ValueTextEquals("error"u8))
+                {
+                    reader.Read();
+                    throw new UpstreamException(ErrorCodes.UpstreamBroken, "upstream sent an error mid-stream: " + ReadErrorMessage(ref reader));
+                }
+                else
+                {
+                    reader.Read();
+                    reader.Skip();
+                }
+            }
+
+            return new UpstreamChunk(content, finish, usage);
+        }
+        catch (JsonException e)
+        {
+            throw Malformed(e);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw Malformed(e);
+        }
+    }
+
+    /// <summary>Reads an OpenAI error body's message (<c>{"error":{"message":…}}</c> or <c>{"error":"…"}</c>), or null.</summary>
+    public static string? TryReadErrorBody(ReadOnlySpan<byte> json)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 64 });
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return null;
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var isError = reader.ValueTextEquals("error"u8);
+                reader.Read();
+                if (isError)
+                {
+                    return ReadErrorMessage(ref reader);
+                }
+
+                reader.Skip();
+            }
+        }
+        catch (JsonException)
+        {
+        }
+
+        return null;
+    }
+
+    /// <summary>Reads <c>{"message":"…"}</c> or a plain string at the reader's position.</summary>
+    private static string ReadErrorMessage(ref Utf8JsonReader reader)
+    {
+        if (reader.TokenType == JsonTokenType.String)
+        {
+            return reader.GetString() ?? "unknown error";
+        }
+
+        string? message = null;
+        if (reader.TokenType == JsonTokenType.StartObject)
+        {
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var isMessage = reader.ValueTextEquals("message"u8);
+                reader.Read();
+                if (isMessage && reader.TokenType == JsonTokenType.String)
+                {
+                    message = reader.GetString();
+                }
+                else
+                {
+                    reader.Skip();
+                }
+            }
+        }
+        else
+        {
+            reader.Skip();
+        }
+
+        return message ?? "unknown error";
+    }
+
+    private static void ReadChoices(ref Utf8JsonReader reader, ref string? content, ref string? finish)
+    {
+        var first = true;
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            // Only the first choice is relayed (n = 1); others are skipped whole.
+            if (!first || reader.TokenType != JsonTokenType.StartObject)
+            {
+                reader.Skip();
+                continue;
+            }
+
+            first = false;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("delta"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.StartObject)
+                    {
+                        ReadDelta(ref reader, ref content);
+                    }
+                    else
+                    {
+                        reader.Skip();
+                    }
+                }
+                else if (reader.ValueTextEquals("text"u8))
+                {
+                    reader.Read();
+                    content = reader.TokenType == JsonTokenType.String ? reader.GetString() : SkipString(ref reader);
+                }
+                else if (reader.ValueTextEquals("finish_reason"u8))
+                {
+                    reader.Read();
+                    finish = reader.TokenType == JsonTokenType.String ? reader.GetString() : SkipString(ref reader);
+                }
+                else
+                {
+                    reader.Read();
+                    reader.Skip();
+                }
+            }
+        }
+    }
+
+    private static void ReadDelta(ref Utf8JsonReader reader, ref string? content)
+    {
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("content"u8))
+            {
+                reader.Read();
+                content = reader.TokenType == JsonTokenType.String ? reader.GetString() : SkipString(ref reader);
+            }
+            else
+            {
+                reader.Read();
+                reader.Skip();
+            }
+        }
+    }
+
+    private static UsageInfo ReadUsage(ref Utf8JsonReader reader)
+    {
+        int prompt = 0, completion = 0;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("prompt_tokens"u8))
+            {
+                reader.Read();
+                prompt = reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var p) ? p : 0;
+            }
+            else if (reader.ValueTextEquals("completion_tokens"u8))
+            {
+                reader.Read();
+                completion = reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var c) ? c : 0;
+            }
+            else
+            {
+                reader.Read();
+                reader.Skip();
+            }
+        }
+
+        return new UsageInfo(prompt, completion);
+    }
+
+    private static UsageInfo? SkipValue(ref Utf8JsonReader reader)
+    {
+        reader.Skip();
+        return null;
+    }
+
+    private static string? SkipString(ref Utf8JsonReader reader)
+    {
+        reader.Skip();
+        return null;
+    }
+
+    private static UpstreamException Malformed(Exception? inner) =>
+        new(ErrorCodes.UpstreamBroken, "upstream sent a malformed event", inner);
+}

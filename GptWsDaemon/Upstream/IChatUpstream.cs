@@ -1,0 +1,16 @@
+using GptWsDaemon.Protocol;
+
+namespace GptWsDaemon.Upstream;
+
+/// <summary>A model that streams an answer: the OpenAI-compatible provider or the offline demo.</summary>
+public interface IChatUpstream
+{
+    /// <summary>"openai" or "demo", as /healthz reports it.</summary>
+    string Name { get; }
+
+    /// <summary>
+    /// Streams the answer. Throws <see cref="UpstreamException"/> on failure and <see cref="OperationCanceledException"/>
+    /// when <paramref name="cancellationToken"/> fires; ending the enumeration early aborts the upstream request.
+    /// </summary>
+    IAsyncEnumerable<UpstreamChunk> StreamAsync(ChatRequest request, CancellationToken cancellationToken);
+}

@@ -1,0 +1,252 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Runtime.CompilerServices;
+using GptWsDaemon.Config;
+using GptWsDaemon.Observability;
+using GptWsDaemon.Protocol;
+using NLog;
+
+namespace GptWsDaemon.Upstream;
+
+/// <summary>
+/// Streams from an OpenAI-compatible provider over one shared, pooled <see cref="HttpClient"/>. Retries 429/5xx/connect
+/// failures before the first token only; enforces connect, first-token and idle timeouts itself (HttpClient.Timeout is off).
+/// </summary>
+public sealed class OpenAiUpstream : IChatUpstream, IDisposable
+{
+    private static readonly Logger Log = LogManager.GetCurrentClassLogger();
+    private static readonly MediaTypeHeaderValue JsonContentType = new("application/json");
+    private readonly DaemonSettings _settings;
+    private readonly HttpClient _http;
+    private readonly SecretRedactor _redactor;
+    private readonly DaemonMetrics _metrics;
+
+    /// <summary>Creates the upstream.</summary>
+    public OpenAiUpstream(DaemonSettings settings, SecretRedactor redactor, DaemonMetrics metrics)
+    {
+        _settings = settings;
+        _redactor = redactor;
+        _metrics = metrics;
+        var handler = new SocketsHttpHandler
+        {
+            ConnectTimeout = settings.ConnectTimeout,
+            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
+            MaxConnectionsPerServer = int.MaxValue,
+            EnableMultipleHttp2Connections = true,
+            AutomaticDecompression = DecompressionMethods.None,
+            UseCookies = false,
+            UseProxy = false,
+        };
+        _http = new HttpClient(handler, disposeHandler: true)
+        {
+            // SPEC §9: the 100 s default kills long streams; our own timeouts apply instead.
+            Timeout = Timeout.InfiniteTimeSpan,
+            DefaultRequestVersion = HttpVersion.Version20,
+            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
+        };
+        _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", settings.ApiKey);
+        _http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+    }
+
+    /// <inheritdoc/>
+    public string Name => "openai";
+
+    /// <inheritdoc/>
+    public async IAsyncEnumerable<UpstreamChunk> StreamAsync(ChatRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_settings.FirstTokenTimeout);
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        using var response = await SendWithRetriesAsync(request, timeout, cancellationToken).ConfigureAwait(false);
+        var stream = await response.Content.ReadAsStreamAsync(timeout.Token).ConfigureAwait(false);
+        var events = new SseReader(stream).ReadAsync(timeout.Token).GetAsyncEnumerator(timeout.Token);
+        await using (events.ConfigureAwait(false))
+        {
+            var first = true;
+            var finished = false;
+            while (true)
+            {
+                bool more;
+                try
+                {
+                    more = await events.MoveNextAsync().ConfigureAwait(false);
+                }
+                catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+                {
+                    throw TimedOut(first, e);
+                }
+                catch (Exception e) when (e is IOException or HttpRequestException or InvalidDataException)
+                {
+                    throw new UpstreamException(ErrorCodes.UpstreamBroken, "upstream stream broke: " + _redactor.Redact(e.Message), e);
+                }
+
+                if (!more)
+                {
+                    if (!finished)
+                    {
+                        throw new UpstreamException(ErrorCodes.UpstreamBroken, "upstream stream ended before [DONE]");
+                    }
+
+                    yield break;
+                }
+
+                // SPEC openai.idle_timeout_seconds: "longest gap between two upstream events".
+                timeout.CancelAfter(_settings.UpstreamIdleTimeout);
+                var ev = events.Current;
+                if (ev.Data.Span.SequenceEqual("[DONE]"u8))
+                {
+                    yield break;
+                }
+
+                if (ev.EventType == "error")
+                {
+                    var message = ChunkParser.TryReadErrorBody(ev.Data.Span) ?? System.Text.Encoding.UTF8.GetString(ev.Data.Span);
+                    throw new UpstreamException(ErrorCodes.UpstreamBroken, "upstream sent an error mid-stream: " + _redactor.Redact(message));
+                }
+
+                var chunk = ChunkParser.Parse(ev.Data.Span);
+                if (first && chunk.Content is { Length: > 0 })
+                {
+                    first = false;
+                    _metrics.ObserveTimeToFirstToken(System.Diagnostics.Stopwatch.GetElapsedTime(started));
+                }
+
+                finished |= chunk.FinishReason is not null;
+                yield return chunk;
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => _http.Dispose();
+
+    private UpstreamException TimedOut(bool beforeFirstToken, Exception inner) => beforeFirstToken
+        ? new UpstreamException(ErrorCodes.UpstreamTimeout, $"upstream sent no token within {_settings.FirstTokenTimeout.TotalSeconds:0} s", inner)
+        : new UpstreamException(ErrorCodes.UpstreamTimeout, $"upstream went silent for {_settings.UpstreamIdleTimeout.TotalSeconds:0} s mid-stream", inner);
+
+    /// <summary>Sends the request; SPEC §6: "429/5xx/connect failures before the first token are retried with backoff … honour Retry-After".</summary>
+    private async Task<HttpResponseMessage> SendWithRetriesAsync(ChatRequest request, CancellationTokenSource timeout, CancellationToken cancellationToken)
+    {
+        var body = UpstreamRequestBody.Write(request);
+        var uri = new Uri(_settings.BaseUrl + UpstreamRequestBody.PathFor(request));
+        for (var attempt = 0; ; attempt++)
+        {
+            var last = attempt >= _settings.MaxRetries;
+            UpstreamException failure;
+            TimeSpan? retryAfter = null;
+            try
+            {
+                using var message = new HttpRequestMessage(HttpMethod.Post, uri) { Content = new ByteArrayContent(body) };
+                message.Content.Headers.ContentType = JsonContentType;
+                var response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+                if (response.IsSuccessStatusCode)
+                {
+                    return response;
+                }
+
+                using (response)
+                {
+                    failure = await DescribeFailureAsync(response, timeout.Token).ConfigureAwait(false);
+                    retryAfter = RetryAfter(response);
+                    var retryable = response.StatusCode == HttpStatusCode.TooManyRequests || (int)response.StatusCode >= 500;
+                    if (!retryable)
+                    {
+                        throw failure;
+                    }
+                }
+            }
+            catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+            {
+                // Either our first-token clock ran out (no retry: the budget is spent) or the connect timeout fired.
+                if (timeout.IsCancellationRequested)
+                {
+                    throw TimedOut(true, e);
+                }
+
+                failure = new UpstreamException(ErrorCodes.UpstreamTimeout, $"could not connect to the upstream within {_settings.ConnectTimeout.TotalSeconds:0} s", e);
+            }
+            catch (HttpRequestException e) when (e.StatusCode is null)
+            {
+                failure = new UpstreamException(ErrorCodes.UpstreamError, "could not reach the upstream: " + _redactor.Redact(e.Message), e);
+            }
+
+            if (last)
+            {
+                throw failure;
+            }
+
+            _metrics.CountRetry();
+            var delay = retryAfter ?? Backoff(attempt);
+            Log.Info("seq={0} upstream attempt {1} failed ({2}: {3}); retrying in {4:0} ms", request.Seq, attempt + 1, failure.Code, failure.Message, delay.TotalMilliseconds);
+            try
+            {
+                await Task.Delay(delay, timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw TimedOut(true, e);
+            }
+        }
+    }
+
+    private TimeSpan Backoff(int attempt)
+    {
+        // Exponential with full jitter in [0.5, 1.5) so that many streams failing together do not retry together.
+        var factor = Math.Pow(2, attempt) * (0.5 + Random.Shared.NextDouble());
+        return TimeSpan.FromMilliseconds(_settings.RetryBaseDelay.TotalMilliseconds * factor);
+    }
+
+    private static TimeSpan? RetryAfter(HttpResponseMessage response)
+    {
+        var header = response.Headers.RetryAfter;
+        var delay = header?.Delta ?? (header?.Date is { } date ? date - DateTimeOffset.UtcNow : null);
+        if (delay is null)
+        {
+            return null;
+        }
+
+        // Never wait less than nothing nor longer than a minute; the first-token clock still bounds the total.
+        return delay < TimeSpan.Zero ? TimeSpan.Zero : delay > TimeSpan.FromMinutes(1) ? TimeSpan.FromMinutes(1) : delay;
+    }
+
+    private async Task<UpstreamException> DescribeFailureAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        var status = (int)response.StatusCode;
+        string? upstreamMessage = null;
+        try
+        {
+            var bytes = await ReadCappedAsync(response.Content, 64 * 1024, cancellationToken).ConfigureAwait(false);
+            upstreamMessage = ChunkParser.TryReadErrorBody(bytes) ?? (bytes.Length > 0 ? System.Text.Encoding.UTF8.GetString(bytes.AsSpan(0, Math.Min(bytes.Length, 300))) : null);
+        }
+        catch (Exception e) when (e is IOException or HttpRequestException)
+        {
+            // The status alone still says enough.
+        }
+
+        var detail = upstreamMessage is null ? string.Empty : ": " + _redactor.Redact(upstreamMessage.Trim());
+        return status switch
+        {
+            401 or 403 => new UpstreamException(ErrorCodes.UpstreamAuth, $"upstream refused the API key ({status}){detail}"),
+            429 => new UpstreamException(ErrorCodes.UpstreamRateLimit, $"upstream rate limit (429){detail}"),
+            _ => new UpstreamException(ErrorCodes.UpstreamError, $"upstream error ({status}){detail}"),
+        };
+    }
+
+    private static async Task<byte[]> ReadCappedAsync(HttpContent content, int cap, CancellationToken cancellationToken)
+    {
+        var stream = await content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            var buffer = new byte[cap];
+            var total = 0;
+            int read;
+            while (total < cap && (read = await stream.ReadAsync(buffer.AsMemory(total), cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                total += read;
+            }
+
+            return buffer.AsSpan(0, total).ToArray();
+        }
+    }
+}

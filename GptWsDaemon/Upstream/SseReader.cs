@@ -1,0 +1,198 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Text;
+
+namespace GptWsDaemon.Upstream;
+
+/// <summary>
+/// Reads server-sent events from a byte stream as the WHATWG spec says
+/// (https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation).
+/// Works on bytes and decodes only whole fields, so a UTF-8 character or a CRLF split across reads is never mangled.
+/// </summary>
+public sealed class SseReader
+{
+    /// <summary>Default cap on one line: an upstream that never sends a newline cannot grow our buffer without end.</summary>
+    public const int DefaultMaxLineBytes = 1024 * 1024;
+
+    private const byte CR = (byte)'\r';
+    private const byte LF = (byte)'\n';
+    private const string DefaultEventType = "message";
+
+    private readonly Stream _stream;
+    private readonly int _maxLineBytes;
+
+    /// <summary>Creates a reader over <paramref name="stream"/>.</summary>
+    public SseReader(Stream stream, int maxLineBytes = DefaultMaxLineBytes)
+    {
+        _stream = stream;
+        _maxLineBytes = maxLineBytes;
+    }
+
+    /// <summary>Reads events until the stream ends. Spec: "If the file ends in the middle of an event … the incomplete event is not dispatched."</summary>
+    /// <exception cref="InvalidDataException">A line is longer than the cap.</exception>
+    public async IAsyncEnumerable<SseEvent> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var line = ArrayPool<byte>.Shared.Rent(4096);
+        byte[]? data = null;
+        var start = 0;      // first unprocessed byte
+        var end = 0;        // end of valid bytes
+        var searched = 0;   // bytes before this index hold no newline
+        var eof = false;
+        var bomChecked = false;
+        var dataLength = 0;
+        var hasData = false;
+        string? eventType = null;
+        string? lastEventId = null;
+        try
+        {
+            while (true)
+            {
+                if (!bomChecked && (end - start >= 3 || eof))
+                {
+                    // Spec: "One leading U+FEFF BYTE ORDER MARK character must be ignored if any are present."
+                    if (line.AsSpan(start, end - start).StartsWith("\uFEFF"u8))
+                    {
+                        start += 3;
+                        searched = start;
+                    }
+
+                    bomChecked = true;
+                }
+
+                var index = bomChecked ? line.AsSpan(searched, end - searched).IndexOfAny(CR, LF) : -1;
+                if (index >= 0)
+                {
+                    index += searched;
+                    if (line[index] == CR && index + 1 == end && !eof)
+                    {
+                        // A CR at the end of what we have may be the first half of a CRLF: read on before deciding.
+                        searched = index;
+                    }
+                    else
+                    {
+                        var lineSpan = line.AsSpan(start, index - start);
+                        start = index + (line[index] == CR && index + 1 < end && line[index + 1] == LF ? 2 : 1);
+                        searched = start;
+                        if (lineSpan.IsEmpty)
+                        {
+                            // Spec: an empty line dispatches the event, if any data line was seen.
+                            if (hasData)
+                            {
+                                var length = dataLength - 1; // drop the LF after the last data line
+                                yield return new SseEvent(eventType ?? DefaultEventType, data.AsMemory(0, length), lastEventId);
+                            }
+
+                            dataLength = 0;
+                            hasData = false;
+                            eventType = null;
+                        }
+                        else if (lineSpan[0] != (byte)':')
+                        {
+                            ProcessField(lineSpan, ref data, ref dataLength, ref hasData, ref eventType, ref lastEventId);
+                        }
+
+                        continue;
+                    }
+                }
+                else if (bomChecked)
+                {
+                    searched = end;
+                }
+
+                if (eof)
+                {
+                    yield break;
+                }
+
+                if (start > 0)
+                {
+                    line.AsSpan(start, end - start).CopyTo(line);
+                    end -= start;
+                    searched -= start;
+                    start = 0;
+                }
+
+                if (end == line.Length)
+                {
+                    if (line.Length >= _maxLineBytes)
+                    {
+                        throw new InvalidDataException($"server-sent event line longer than {_maxLineBytes} bytes");
+                    }
+
+                    var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(line.Length * 2, _maxLineBytes));
+                    line.AsSpan(0, end).CopyTo(bigger);
+                    ArrayPool<byte>.Shared.Return(line);
+                    line = bigger;
+                }
+
+                var read = await _stream.ReadAsync(line.AsMemory(end), cancellationToken).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    eof = true;
+                }
+
+                end += read;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(line);
+            if (data is not null)
+            {
+                ArrayPool<byte>.Shared.Return(data);
+            }
+        }
+    }
+
+    private void ProcessField(ReadOnlySpan<byte> lineSpan, ref byte[]? data, ref int dataLength, ref bool hasData, ref string? eventType, ref string? lastEventId)
+    {
+        var colon = lineSpan.IndexOf((byte)':');
+        var name = colon < 0 ? lineSpan : lineSpan[..colon];
+        var value = colon < 0 ? [] : lineSpan[(colon + 1)..];
+        if (!value.IsEmpty && value[0] == (byte)' ')
+        {
+            value = value[1..];
+        }
+
+        if (name.SequenceEqual("data"u8))
+        {
+            var needed = dataLength + value.Length + 1;
+            if (needed > _maxLineBytes * 4)
+            {
+                throw new InvalidDataException($"server-sent event data longer than {_maxLineBytes * 4} bytes");
+            }
+
+            if (data is null || needed > data.Length)
+            {
+                Grow(ref data, dataLength, Math.Max(needed, Math.Max(1024, dataLength * 2)));
+            }
+
+            value.CopyTo(data.AsSpan(dataLength));
+            dataLength += value.Length;
+            data[dataLength++] = LF;
+            hasData = true;
+        }
+        else if (name.SequenceEqual("event"u8))
+        {
+            eventType = value.SequenceEqual("message"u8) ? DefaultEventType : Encoding.UTF8.GetString(value);
+        }
+        else if (name.SequenceEqual("id"u8) && value.IndexOf((byte)0) < 0)
+        {
+            lastEventId = value.IsEmpty ? null : Encoding.UTF8.GetString(value);
+        }
+
+        // "retry" and unknown fields are ignored: we never reconnect a paid request on our own.
+    }
+
+    private static void Grow([System.Diagnostics.CodeAnalysis.NotNull] ref byte[]? buffer, int keep, int minimum)
+    {
+        var bigger = ArrayPool<byte>.Shared.Rent(minimum);
+        if (buffer is not null)
+        {
+            buffer.AsSpan(0, keep).CopyTo(bigger);
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        buffer = bigger;
+    }
+}

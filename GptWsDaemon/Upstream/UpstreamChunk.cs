@@ -1,0 +1,9 @@
+using GptWsDaemon.Protocol;
+
+namespace GptWsDaemon.Upstream;
+
+/// <summary>What one upstream event carries: a piece of text, the end reason, the token counts — any of them may be absent.</summary>
+/// <param name="Content">Text delta, or null.</param>
+/// <param name="FinishReason">stop, length, … or null while streaming.</param>
+/// <param name="Usage">Token counts (the last chunk with include_usage), or null.</param>
+public readonly record struct UpstreamChunk(string? Content, string? FinishReason, UsageInfo? Usage);

@@ -1,0 +1,29 @@
+namespace GptWsDaemon.Upstream;
+
+/// <summary>An upstream failure with the SPEC §6 code (2001–2005) and a message safe to show the client.</summary>
+public sealed class UpstreamException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public UpstreamException(int code, string message, Exception? inner = null)
+        : base(message, inner) => Code = code;
+
+    /// <summary>Creates the exception.</summary>
+    public UpstreamException()
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public UpstreamException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public UpstreamException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+
+    /// <summary>The SPEC §6 error code.</summary>
+    public int Code { get; }
+}
