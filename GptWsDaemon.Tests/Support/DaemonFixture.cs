@@ -1,0 +1,71 @@
+using System.Net;
+using System.Net.Sockets;
+using GptWsDaemon.Config;
+using GptWsDaemon.Observability;
+using GptWsDaemon.Server;
+using GptWsDaemon.Upstream;
+
+namespace GptWsDaemon.Tests.Support;
+
+/// <summary>A real daemon in this process, on a free loopback port, talking to a fake upstream or the demo model.</summary>
+public sealed class DaemonFixture : IAsyncDisposable
+{
+    private readonly OpenAiUpstream? _openAi;
+
+    private DaemonFixture(DaemonSettings settings, IChatUpstream upstream, DaemonMetrics metrics, OpenAiUpstream? openAi)
+    {
+        Settings = settings;
+        Metrics = metrics;
+        _openAi = openAi;
+        Server = new DaemonServer(settings, upstream, metrics);
+        Server.Start();
+    }
+
+    public DaemonSettings Settings { get; }
+
+    public DaemonServer Server { get; }
+
+    public DaemonMetrics Metrics { get; }
+
+    public Uri WsUri => new($"ws://127.0.0.1:{Settings.Port}/ws");
+
+    public Uri HttpUri => new($"http://127.0.0.1:{Settings.Port}/");
+
+    /// <summary>Starts a daemon against <paramref name="upstream"/>'s URL with fast retry and timeout settings.</summary>
+    public static DaemonFixture Start(FakeOpenAiServer upstream, Func<DaemonSettings, DaemonSettings>? configure = null)
+    {
+        var settings = (configure ?? (s => s))(new DaemonSettings
+        {
+            Port = FreePort(),
+            ApiKey = "sk-test-key-000000000000",
+            BaseUrl = upstream.BaseUrl,
+            RetryBaseDelay = TimeSpan.FromMilliseconds(20),
+        });
+        var metrics = new DaemonMetrics();
+        var openAi = new OpenAiUpstream(settings, new SecretRedactor([settings.ApiKey, .. settings.AccessTokens]), metrics);
+        return new DaemonFixture(settings, openAi, metrics, openAi);
+    }
+
+    /// <summary>Starts a daemon serving the demo model.</summary>
+    public static DaemonFixture StartDemo(Func<DaemonSettings, DaemonSettings>? configure = null)
+    {
+        var settings = (configure ?? (s => s))(new DaemonSettings { Port = FreePort(), Demo = true, DemoTokenDelay = TimeSpan.FromMilliseconds(2) });
+        return new DaemonFixture(settings, new DemoUpstream(settings.DemoTokenDelay), new DaemonMetrics(), null);
+    }
+
+    public static int FreePort()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
+    }
+
+    public Task<WsTestClient> ConnectAsync(CancellationToken cancellationToken) => WsTestClient.ConnectAsync(WsUri, cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        await Server.StopAsync(TimeSpan.Zero);
+        await Server.DisposeAsync();
+        _openAi?.Dispose();
+    }
+}
