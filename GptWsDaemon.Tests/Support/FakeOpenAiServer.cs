@@ -31,6 +31,15 @@ public sealed class FakeOpenAiServer : IAsyncDisposable
 
     public IReadOnlyList<FakeRequest> Requests => [.. _requests];
 
+    /// <summary>Waits until at least <paramref name="count"/> requests arrived.</summary>
+    public async Task WaitForRequestAsync(CancellationToken cancellationToken, int count = 1)
+    {
+        while (_requests.Count < count)
+        {
+            await Task.Delay(10, cancellationToken);
+        }
+    }
+
     /// <summary>A script that streams these deltas as chat chunks, then a finish chunk, usage chunk and [DONE].</summary>
     public static Func<FakeRequest, FakeResponse, Task> Streams(IEnumerable<string> deltas, TimeSpan? delay = null, string finish = "stop") => async (req, res) =>
     {

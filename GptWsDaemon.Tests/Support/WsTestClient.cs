@@ -92,6 +92,12 @@ public sealed class WsTestClient : IDisposable
             var result = await Socket.ReceiveAsync(buffer, cancellationToken);
             if (result.MessageType == WebSocketMessageType.Close)
             {
+                // Answer the close handshake, as browsers do.
+                if (Socket.State == WebSocketState.CloseReceived)
+                {
+                    await Socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, cancellationToken);
+                }
+
                 return null;
             }
 
