@@ -12,7 +12,7 @@ public sealed class GoldenRulesTests
     private static readonly JsonSerializerOptions _json = new() { PropertyNameCaseInsensitive = true };
 
     [Test]
-    public void Segment_EnglishGoldenRules_PassesAtLeast44Of48()
+    public void Append_EnglishGoldenRulesInRandomChunks_AtLeast44Of48Pass()
     {
         var (passed, total) = Score("golden_rules_en.json");
         Assert.That(total, Is.EqualTo(48));
@@ -20,7 +20,7 @@ public sealed class GoldenRulesTests
     }
 
     [Test]
-    public void Segment_ChineseGoldenRules_PassesAll()
+    public void Append_ChineseGoldenRulesInRandomChunks_AllPass()
     {
         var (passed, total) = Score("golden_rules_zh.json");
         Assert.That(total, Is.EqualTo(2));

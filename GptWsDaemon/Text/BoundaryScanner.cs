@@ -278,7 +278,9 @@ internal sealed class BoundaryScanner
         }
 
         var prev = i > 0 ? text[i - 1] : ' ';
-        var attached = !CharClass.IsWhite(prev);
+
+        // "word. . . ." is a period then an ellipsis (the period is glued to the word, a space follows it).
+        var periodThenEllipsis = spaced && dots == 4 && !CharClass.IsWhite(prev) && text[i + 1] == ' ';
         var w = closed;
         var newline = false;
         while (w < len && CharClass.IsWhite(text[w]))
@@ -296,7 +298,7 @@ internal sealed class BoundaryScanner
             }
 
             // The white space may go on: the cut (after it) is at least here, or right after "word." in "word. . . .".
-            value = spaced && attached && dots == 4 ? i + 2 : len;
+            value = periodThenEllipsis ? i + 2 : len;
             return ScanVerdict.NeedMore;
         }
 
@@ -323,7 +325,7 @@ internal sealed class BoundaryScanner
 
         if (spaced)
         {
-            return EvaluateSpacedEllipsis(i, attached, dots, hasSpace, x, closed, w, out value);
+            return EvaluateSpacedEllipsis(i, prev, periodThenEllipsis, dots, hasSpace, x, closed, w, out value);
         }
 
         if (!hasSpace)
@@ -374,7 +376,8 @@ internal sealed class BoundaryScanner
         return ScanVerdict.Boundary;
     }
 
-    private static ScanVerdict EvaluateSpacedEllipsis(int i, bool attached, int dots, bool hasSpace, char x, int closed, int w, out int value)
+    private static ScanVerdict EvaluateSpacedEllipsis(
+        int i, char prev, bool periodThenEllipsis, int dots, bool hasSpace, char x, int closed, int w, out int value)
     {
         value = closed;
         if (!hasSpace || char.IsLower(x))
@@ -382,7 +385,7 @@ internal sealed class BoundaryScanner
             return ScanVerdict.NoBoundary;
         }
 
-        if (attached && dots == 4)
+        if (periodThenEllipsis)
         {
             // "compounds. . . . The": the period ends the sentence, the ellipsis opens the next one.
             value = i + 2;
@@ -390,7 +393,7 @@ internal sealed class BoundaryScanner
         }
 
         // A detached ". . ." is an omission mark ("the thing is . . . I didn't"); four dots end a sentence.
-        if (!attached && dots == 3)
+        if (CharClass.IsWhite(prev) && dots == 3)
         {
             return ScanVerdict.NoBoundary;
         }
@@ -421,7 +424,7 @@ internal sealed class BoundaryScanner
             return ScanVerdict.Boundary;
         }
 
-        if (Abbreviations.IsTitle(word) || (Abbreviations.IsNumberAbbreviation(word) && (char.IsDigit(x) || x == '#')))
+        if (Abbreviations.IsTitle(word) || (Abbreviations.IsNumberAbbreviation(word) && (char.IsDigit(x) || x is '#' or '(')))
         {
             return ScanVerdict.NoBoundary;
         }
@@ -588,8 +591,9 @@ internal sealed class BoundaryScanner
             return ScanVerdict.NotCandidate;
         }
 
+        // Markdown around a list number ("**1. Title**", "## 2. Setup") does not hide it.
         var start = 0;
-        while (start < text.Length && CharClass.IsWhite(text[start]))
+        while (start < text.Length && (CharClass.IsWhite(text[start]) || text[start] is '*' or '_' or '#' or '>'))
         {
             start++;
         }
