@@ -3,7 +3,7 @@ namespace GptWsDaemon.Text;
 /// <summary>How finely <see cref="SentenceSegmenter"/> cuts text (SPEC §4 <c>segment</c>).</summary>
 public enum SegmentMode
 {
-    /// <summary>Cut at sentence ends and at clause marks (，、；： and <c>,;:</c> before a space), like the original's 短句.</summary>
+    /// <summary>Cut at sentence ends and at clause marks (，、；： always, <c>,;:</c> before a space or CJK text), like the original's 短句.</summary>
     Clause,
 
     /// <summary>Cut only at sentence ends.</summary>
