@@ -93,7 +93,7 @@ public sealed partial class StreamingTests
         var stream = await client.ReadStreamAsync("s", ct);
 
         Assert.That(stream.Text, Is.EqualTo(string.Concat(Deltas)));
-        Assert.That(stream.ContentFrames.First().GetProperty("data").GetProperty("contents").GetString(), Is.EqualTo("杭州有西湖。"));
+        Assert.That(stream.ContentFrames.First().GetProperty("data").GetProperty("contents").GetString(), Is.EqualTo("杭州有西湖。 "), "white space stays with the piece before it");
         Assert.That(stream.FinishReason, Is.EqualTo("stop"));
     }
 
