@@ -170,6 +170,22 @@ public sealed class ConnectionTests
     }
 
     [Test, CancelAfter(20000)]
+    public async Task InvalidUtf8TextFrame_FailsThatConnectionWith1007_DaemonAndOthersUnharmed(CancellationToken ct)
+    {
+        // RFC 6455 §8.1: invalid UTF-8 in a text frame MUST fail the connection; the runtime closes it with 1007.
+        await using var daemon = DaemonFixture.StartDemo();
+        using var bystander = await daemon.ConnectAsync(ct);
+        using var client = await daemon.ConnectAsync(ct);
+
+        await client.Socket.SendAsync(new byte[] { (byte)'{', 0xff, 0xfe, (byte)'}' }, WebSocketMessageType.Text, true, ct);
+
+        Assert.That(await client.ReceiveAsync(ct), Is.Null);
+        Assert.That(client.Socket.CloseStatus, Is.EqualTo(WebSocketCloseStatus.InvalidPayloadData));
+        await bystander.SendAsync(new { seq = "ok", data = new { query = "q" } }, ct);
+        Assert.That((await bystander.ReadStreamAsync("ok", ct)).FinishReason, Is.EqualTo("stop"));
+    }
+
+    [Test, CancelAfter(20000)]
     public async Task PingAction_GetsPong(CancellationToken ct)
     {
         await using var daemon = DaemonFixture.StartDemo();

@@ -260,9 +260,11 @@ public sealed class ClientConnection : IDisposable
             var result = first;
             while (!result.EndOfMessage)
             {
-                if (length == buffer.Length)
+                // Pooled buffers come in powers of two: the usable part is capped at the message limit.
+                var capacity = Math.Min(buffer.Length, _settings.MaxMessageBytes);
+                if (length == capacity)
                 {
-                    if (buffer.Length >= _settings.MaxMessageBytes)
+                    if (capacity >= _settings.MaxMessageBytes)
                     {
                         // Keep reading (and discarding) to the end of the message so the next one starts clean.
                         tooLarge = true;
