@@ -1,0 +1,103 @@
+using System.Globalization;
+using System.Net;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using GptWsDaemon.Tests.Support;
+
+namespace GptWsDaemon.Tests.Server;
+
+/// <summary>/healthz and /metrics (SPEC §3) over real HTTP.</summary>
+[TestFixture]
+public sealed partial class MetricsTests
+{
+    [Test, CancelAfter(20000)]
+    public async Task Metrics_AfterAStream_CountersMoveInPrometheusTextFormat(CancellationToken ct)
+    {
+        await using var upstream = new FakeOpenAiServer(FakeOpenAiServer.Streams(["a", "b", "c", "d"]));
+        await using var daemon = DaemonFixture.Start(upstream);
+        using var http = new HttpClient();
+        var before = Parse(await http.GetStringAsync(new Uri(daemon.HttpUri, "metrics"), ct));
+        using var client = await daemon.ConnectAsync(ct);
+
+        await client.SendAsync(new { seq = "m", data = new { query = "q" } }, ct);
+        await client.ReadStreamAsync("m", ct);
+        await client.SendAsync("nonsense", ct);
+        await client.ReceiveAsync(ct);
+        var response = await http.GetAsync(new Uri(daemon.HttpUri, "metrics"), ct);
+        var after = Parse(await response.Content.ReadAsStringAsync(ct));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(response.Content.Headers.ContentType!.MediaType, Is.EqualTo("text/plain"));
+            Assert.That(before.GetValueOrDefault("gptws_requests_total{code=\"0\"}"), Is.Zero);
+            Assert.That(after["gptws_requests_total{code=\"0\"}"], Is.EqualTo(1));
+            Assert.That(after["gptws_requests_total{code=\"1001\"}"], Is.EqualTo(1));
+            Assert.That(after["gptws_tokens_relayed_total"], Is.EqualTo(4));
+            Assert.That(after["gptws_connections"], Is.EqualTo(1));
+            Assert.That(after["gptws_streams"], Is.Zero);
+            Assert.That(after["gptws_upstream_ttft_seconds_count"], Is.EqualTo(1));
+            Assert.That(after["gptws_upstream_duration_seconds_count"], Is.EqualTo(1));
+            Assert.That(after.ContainsKey("gptws_upstream_retries_total"), Is.True);
+        });
+    }
+
+    [Test, CancelAfter(20000)]
+    public async Task Healthz_ReportsUpstreamConnectionsAndStreams(CancellationToken ct)
+    {
+        await using var upstream = new FakeOpenAiServer(async (req, res) =>
+        {
+            await res.StartSseAsync();
+            await res.SendChunkAsync("x", false);
+            await res.HangAsync();
+        });
+        await using var daemon = DaemonFixture.Start(upstream);
+        using var http = new HttpClient();
+        using var client = await daemon.ConnectAsync(ct);
+        await client.SendAsync(new { seq = "h", data = new { query = "q" } }, ct);
+        await client.ReceiveAsync(ct);
+
+        var health = JsonDocument.Parse(await http.GetStringAsync(new Uri(daemon.HttpUri, "healthz"), ct)).RootElement;
+
+        Assert.That(health.GetRawText(), Is.EqualTo("{\"status\":\"ok\",\"upstream\":\"openai\",\"connections\":1,\"streams\":1}"));
+    }
+
+    [TestCase("GET", "/nope", HttpStatusCode.NotFound)]
+    [TestCase("POST", "/healthz", HttpStatusCode.MethodNotAllowed)]
+    [TestCase("DELETE", "/", HttpStatusCode.MethodNotAllowed)]
+    [TestCase("GET", "/ws", HttpStatusCode.UpgradeRequired)]
+    [TestCase("GET", "/", HttpStatusCode.OK)]
+    [CancelAfter(20000)]
+    public async Task Routes_AnswerWithTheRightStatus(string method, string path, HttpStatusCode expected, CancellationToken ct)
+    {
+        await using var daemon = DaemonFixture.StartDemo();
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(new HttpMethod(method), new Uri(daemon.HttpUri, path)) { Content = method == "GET" ? null : new StringContent("") };
+
+        using var response = await http.SendAsync(request, ct);
+
+        Assert.That(response.StatusCode, Is.EqualTo(expected));
+    }
+
+    /// <summary>Parses the exposition format strictly: every sample line is <c>name{labels} value</c>; HELP/TYPE comments precede them.</summary>
+    private static Dictionary<string, double> Parse(string text)
+    {
+        var samples = new Dictionary<string, double>();
+        foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (line.StartsWith('#'))
+            {
+                Assert.That(line, Does.Match(@"^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* "));
+                continue;
+            }
+
+            var m = Sample().Match(line);
+            Assert.That(m.Success, Is.True, $"not a Prometheus sample line: {line}");
+            samples[m.Groups[1].Value] = double.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture);
+        }
+
+        return samples;
+    }
+
+    [GeneratedRegex(@"^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (\S+)$")]
+    private static partial Regex Sample();
+}
