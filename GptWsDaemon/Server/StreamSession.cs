@@ -64,6 +64,13 @@ public sealed class StreamSession : IDisposable
     public async Task RunAsync()
     {
         var token = _cts.Token;
+        if (Log.IsDebugEnabled)
+        {
+            // SPEC §7: message contents only at Debug.
+            var question = _request.IsCompletions ? _request.Prompt : _request.Messages.Count > 0 ? _request.Messages[^1].Content : string.Empty;
+            Log.Debug("request start seq={0} conn={1} model={2} upstream_model={3} messages={4} question={5}", _request.Seq, _connection.Id, _request.Model, _request.UpstreamModel, _request.Messages.Count, question);
+        }
+
         var segmenter = _request.OriginStream ? null : new SentenceSegmenter(_request.Segment, _minChars);
         string finish = "stop";
         UsageInfo? usage = null;
