@@ -174,7 +174,8 @@ public sealed class SseReader
         }
         else if (name.SequenceEqual("event"u8))
         {
-            eventType = value.SequenceEqual("message"u8) ? DefaultEventType : Encoding.UTF8.GetString(value);
+            // Spec: the type is set only "if the event type buffer has a value other than the empty string": "event:" means "message".
+            eventType = value.IsEmpty || value.SequenceEqual("message"u8) ? null : Encoding.UTF8.GetString(value);
         }
         else if (name.SequenceEqual("id"u8) && value.IndexOf((byte)0) < 0)
         {
