@@ -54,6 +54,8 @@ public sealed class SettingsLoader
     {
         var path = _cli.Config ?? Env("GPTWS_CONFIG");
         var required = path is not null;
+        // Name the source that gave the path: a stale GPTWS_CONFIG in a unit file blamed on a --config nobody passed misleads.
+        var source = _cli.Config is not null ? "--config" : "GPTWS_CONFIG";
         path ??= "config.ini";
         var full = Path.GetFullPath(path, workingDirectory);
         _iniName = path;
@@ -61,7 +63,7 @@ public sealed class SettingsLoader
         {
             if (required)
             {
-                throw new ConfigException($"--config: file not found: {path}");
+                throw new ConfigException($"{source}: file not found: {path}");
             }
 
             return;

@@ -42,6 +42,21 @@ public sealed class RequestParser
             return Invalid(ErrorCodes.BadFrame, "frame is not a JSON object", null);
         }
 
+        try
+        {
+            return Interpret(envelope, receivedAt);
+        }
+        catch (InvalidOperationException)
+        {
+            // Utf8JsonReader checks JSON syntax, not the text inside strings: invalid UTF-8 bytes or an unpaired
+            // surrogate escape ("\ud800") only fail when a value is read, as InvalidOperationException. Without this
+            // catch the exception left Parse and took the whole connection down (SPEC §6: "a frame, never a dropped connection").
+            return Invalid(ErrorCodes.BadFrame, "frame is not valid JSON text: a string holds invalid UTF-8 or an unpaired surrogate", TryReadSeq(utf8));
+        }
+    }
+
+    private ClientCommand Interpret(RequestEnvelope envelope, long receivedAt)
+    {
         var seq = ReadSeq(envelope.Seq, out var seqError);
         var action = envelope.Action.ValueKind switch
         {
@@ -290,7 +305,7 @@ public sealed class RequestParser
             using var doc = JsonDocument.Parse(utf8.ToArray(), new JsonDocumentOptions { MaxDepth = 32 });
             return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("seq", out var s) ? ReadSeq(s, out _) : null;
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
             return null;
         }

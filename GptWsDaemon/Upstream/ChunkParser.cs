@@ -46,6 +46,12 @@ public static class ChunkParser
                 else if (reader.ValueTextEquals("error"u8))
                 {
                     reader.Read();
+                    if (reader.TokenType == JsonTokenType.Null)
+                    {
+                        // Some compatible providers put "error": null on every normal chunk: that is no error.
+                        continue;
+                    }
+
                     throw new UpstreamException(ErrorCodes.UpstreamBroken, "upstream sent an error mid-stream: " + ReadErrorMessage(ref reader));
                 }
                 else

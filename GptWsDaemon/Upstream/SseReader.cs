@@ -63,6 +63,12 @@ public sealed class SseReader
                 if (index >= 0)
                 {
                     index += searched;
+                    if (index - start > _maxLineBytes)
+                    {
+                        // A whole long line can arrive in one read into a buffer bigger than the cap: check the line, not the buffer.
+                        throw LineTooLong();
+                    }
+
                     if (line[index] == CR && index + 1 == end && !eof)
                     {
                         // A CR at the end of what we have may be the first half of a CRLF: read on before deciding.
@@ -97,6 +103,10 @@ public sealed class SseReader
                 else if (bomChecked)
                 {
                     searched = end;
+                    if (end - start > _maxLineBytes)
+                    {
+                        throw LineTooLong();
+                    }
                 }
 
                 if (eof)
@@ -114,12 +124,11 @@ public sealed class SseReader
 
                 if (end == line.Length)
                 {
-                    if (line.Length >= _maxLineBytes)
-                    {
-                        throw new InvalidDataException($"server-sent event line longer than {_maxLineBytes} bytes");
-                    }
-
-                    var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(line.Length * 2, _maxLineBytes));
+                    // The checks above keep the pending line within the cap, so the buffer never needs more than
+                    // the cap plus a CRLF. (The old check compared the pooled buffer's size, which the pool rounds up
+                    // to a power of two and at least 4096, so short caps were not enforced and a line of exactly
+                    // the cap was refused.)
+                    var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(line.Length * 2, _maxLineBytes + 2));
                     line.AsSpan(0, end).CopyTo(bigger);
                     ArrayPool<byte>.Shared.Return(line);
                     line = bigger;
@@ -143,6 +152,8 @@ public sealed class SseReader
             }
         }
     }
+
+    private InvalidDataException LineTooLong() => new($"server-sent event line longer than {_maxLineBytes} bytes");
 
     private void ProcessField(ReadOnlySpan<byte> lineSpan, ref byte[]? data, ref int dataLength, ref bool hasData, ref string? eventType, ref string? lastEventId)
     {
@@ -174,7 +185,8 @@ public sealed class SseReader
         }
         else if (name.SequenceEqual("event"u8))
         {
-            eventType = value.SequenceEqual("message"u8) ? DefaultEventType : Encoding.UTF8.GetString(value);
+            // Spec: the type is set only "if the event type buffer has a value other than the empty string": "event:" means "message".
+            eventType = value.IsEmpty || value.SequenceEqual("message"u8) ? null : Encoding.UTF8.GetString(value);
         }
         else if (name.SequenceEqual("id"u8) && value.IndexOf((byte)0) < 0)
         {

@@ -1,0 +1,189 @@
+using System.Text;
+using GptWsDaemon.Protocol;
+using GptWsDaemon.Upstream;
+
+namespace GptWsDaemon.Tests.Upstream;
+
+/// <summary><see cref="ChunkParser"/> over what OpenAI and compatible providers really stream (SPEC §9).</summary>
+[TestFixture]
+public sealed class ChunkParserTests
+{
+    [Test]
+    public void Parse_ChatChunk_ReadsDeltaContent()
+    {
+        var chunk = Parse("""{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","system_fingerprint":"fp","choices":[{"index":0,"delta":{"content":"杭州"},"logprobs":null,"finish_reason":null}]}""");
+        Assert.That(chunk, Is.EqualTo(new UpstreamChunk("杭州", null, null)));
+    }
+
+    [Test]
+    public void Parse_CompletionsChunk_ReadsText()
+    {
+        var chunk = Parse("""{"id":"cmpl-1","object":"text_completion","created":1,"choices":[{"text":" West Lake","index":0,"logprobs":null,"finish_reason":null}],"model":"gpt-3.5-turbo-instruct"}""");
+        Assert.That(chunk, Is.EqualTo(new UpstreamChunk(" West Lake", null, null)));
+    }
+
+    [Test]
+    public void Parse_CompletionsFinalChunk_ReadsFinishReason()
+    {
+        var chunk = Parse("""{"choices":[{"text":"","index":0,"logprobs":null,"finish_reason":"length"}]}""");
+        Assert.That(chunk, Is.EqualTo(new UpstreamChunk(string.Empty, "length", null)));
+    }
+
+    [Test]
+    public void Parse_EmptyChoices_YieldsNothing()
+    {
+        // Azure's first chunk carries prompt_filter_results and no choices.
+        var chunk = Parse("""{"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[{"prompt_index":0,"content_filter_results":{"hate":{"filtered":false,"severity":"safe"}}}]}""");
+        Assert.That(chunk, Is.EqualTo(new UpstreamChunk(null, null, null)));
+    }
+
+    [Test]
+    public void Parse_UsageNull_YieldsNoUsage()
+    {
+        var chunk = Parse("""{"choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}],"usage":null}""");
+        Assert.That(chunk, Is.EqualTo(new UpstreamChunk("a", null, null)));
+    }
+
+    [Test]
+    public void Parse_UsageChunk_ReadsTokenCounts()
+    {
+        // The include_usage chunk: choices empty, nested details skipped.
+        var chunk = Parse("""{"id":"x","choices":[],"usage":{"prompt_tokens":12,"completion_tokens":34,"total_tokens":46,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}}}""");
+        Assert.That(chunk, Is.EqualTo(new UpstreamChunk(null, null, new UsageInfo(12, 34))));
+    }
+
+    [Test]
+    public void Parse_UsageBeforeChoices_ReadsBoth()
+    {
+        var chunk = Parse("""{"usage":{"completion_tokens":2,"prompt_tokens":1},"choices":[{"delta":{"content":"x"},"finish_reason":"stop"}]}""");
+        Assert.That(chunk, Is.EqualTo(new UpstreamChunk("x", "stop", new UsageInfo(1, 2))));
+    }
+
+    [Test]
+    public void Parse_UsageWithOddValues_CountsZero()
+    {
+        var chunk = Parse("""{"usage":{"prompt_tokens":"12","completion_tokens":1e20}}""");
+        Assert.That(chunk.Usage, Is.EqualTo(new UsageInfo(0, 0)));
+    }
+
+    [TestCase("""{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}""", null, "stop")]
+    [TestCase("""{"choices":[{"index":0,"delta":{"content":null},"finish_reason":null}]}""", null, null)]
+    [TestCase("""{"choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"finish_reason":null}]}""", "", null)]
+    [TestCase("""{"choices":[{"index":0,"delta":{"role":"assistant"}}]}""", null, null)]
+    [TestCase("""{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"a\":[1,{\"b\":2}]}"}}]}}]}""", null, null)]
+    [TestCase("""{"choices":[{"delta":null,"finish_reason":"content_filter"}]}""", null, "content_filter")]
+    [TestCase("""{"choices":[{"delta":{"content":"a"},"finish_reason":null,"content_filter_results":{"hate":{"filtered":false}}}]}""", "a", null)]
+    [TestCase("""{"choices":null}""", null, null)]
+    [TestCase("""{"choices":[null,1,"x"]}""", null, null)]
+    [TestCase("""{}""", null, null)]
+    public void Parse_DeltaVariants_ReadContentAndFinish(string json, string? content, string? finish)
+    {
+        Assert.That(Parse(json), Is.EqualTo(new UpstreamChunk(content, finish, null)));
+    }
+
+    [Test]
+    public void Parse_UnknownFieldsAndDeepNesting_AreSkipped()
+    {
+        var chunk = Parse("""{"x":{"y":[[[{"content":"not me","choices":[{"delta":{"content":"nor me"}}]}]]]},"choices":[{"logprobs":{"content":[{"token":"a","bytes":[97],"top_logprobs":[]}]},"delta":{"extra":{"content":"not me"},"content":"me"}}],"z":[true,false,null,1.5e3]}""");
+        Assert.That(chunk, Is.EqualTo(new UpstreamChunk("me", null, null)));
+    }
+
+    [TestCase("""{"choices":[{"delta":{"content":"\u676d\u5dde"}}]}""", "杭州")]
+    [TestCase("""{"choices":[{"delta":{"content":"\ud83c\udf38 \uD83D\uDE00"}}]}""", "🌸 😀")]
+    [TestCase("""{"choices":[{"delta":{"content":"🌸 raw"}}]}""", "🌸 raw")]
+    [TestCase("""{"choices":[{"delta":{"content":"q\"b\\s\/n\nt\tu\u0000"}}]}""", "q\"b\\s/n\nt\tu\0")]
+    [TestCase("""{"\u0063hoices":[{"delta":{"\u0063ontent":"escaped names"}}]}""", "escaped names")]
+    public void Parse_EscapedText_IsUnescaped(string json, string content)
+    {
+        Assert.That(Parse(json).Content, Is.EqualTo(content));
+    }
+
+    [Test]
+    public void Parse_SeveralChoices_RelaysOnlyTheFirst()
+    {
+        // n > 1 is never requested; if a provider sends several choices anyway only the first is relayed.
+        var chunk = Parse("""{"choices":[{"index":0,"delta":{"content":"first"},"finish_reason":null},{"index":1,"delta":{"content":"second"},"finish_reason":"stop"}]}""");
+        Assert.That(chunk, Is.EqualTo(new UpstreamChunk("first", null, null)));
+    }
+
+    [TestCase("""{"error":{"message":"The server had an error while processing your request.","type":"server_error","param":null,"code":null}}""", "The server had an error while processing your request.")]
+    [TestCase("""{"error":"Rate limit reached"}""", "Rate limit reached")]
+    [TestCase("""{"choices":[],"error":{"code":500,"type":"x"}}""", "unknown error")]
+    [TestCase("""{"error":{"message":123}}""", "unknown error")]
+    public void Parse_ErrorObject_ThrowsUpstreamBrokenWithItsMessage(string json, string message)
+    {
+        var ex = Assert.Throws<UpstreamException>(() => Parse(json));
+        Assert.Multiple(() =>
+        {
+            Assert.That(ex.Code, Is.EqualTo(ErrorCodes.UpstreamBroken));
+            Assert.That(ex.Message, Does.EndWith(message));
+        });
+    }
+
+    [Test]
+    public void Parse_ErrorNull_IsNoError()
+    {
+        // Some compatible providers put "error": null on every normal chunk.
+        var chunk = Parse("""{"choices":[{"delta":{"content":"ok"}}],"error":null}""");
+        Assert.That(chunk, Is.EqualTo(new UpstreamChunk("ok", null, null)));
+    }
+
+    [TestCase("")]
+    [TestCase(" ")]
+    [TestCase("[DONE]")]
+    [TestCase("null")]
+    [TestCase("\"text\"")]
+    [TestCase("[{\"choices\":[]}]")]
+    [TestCase("{\"choices\":[{\"delta\":{\"content\":\"hi\"")]
+    [TestCase("{\"choices\":[{\"delta\":{\"content\":\"hi\"}}]")]
+    [TestCase("{\"choices\":[{\"delta\":{\"content\":\"hi}}]}")]
+    [TestCase("{\"choices\":[{\"delta\":{\"content\":'hi'}}]}")]
+    [TestCase("{\"choices\":[{\"delta\":{\"content\":\"\\ud83c\"}}]}")]
+    [TestCase("{\"choices\":[{\"delta\":{\"content\":\"\\x41\"}}]}")]
+    [TestCase("{choices:[]}")]
+    [TestCase("{\"choices\":[],}")]
+    public void Parse_MalformedJson_ThrowsUpstreamBroken(string json)
+    {
+        var ex = Assert.Throws<UpstreamException>(() => Parse(json));
+        Assert.That(ex.Code, Is.EqualTo(ErrorCodes.UpstreamBroken));
+    }
+
+    [Test]
+    public void Parse_InvalidUtf8InContent_ThrowsUpstreamBroken()
+    {
+        var bytes = Encoding.UTF8.GetBytes("""{"choices":[{"delta":{"content":"ab"}}]}""");
+        bytes[Array.LastIndexOf(bytes, (byte)'a')] = 0xC3; // the "a" of "ab": C3 then "b" is no UTF-8
+        var ex = Assert.Throws<UpstreamException>(() => ChunkParser.Parse(bytes));
+        Assert.That(ex.Code, Is.EqualTo(ErrorCodes.UpstreamBroken));
+    }
+
+    [Test]
+    public void Parse_NestingPastDepthLimit_ThrowsUpstreamBroken()
+    {
+        var json = "{\"x\":" + new string('[', 1000) + new string(']', 1000) + "}";
+        var ex = Assert.Throws<UpstreamException>(() => Parse(json));
+        Assert.That(ex.Code, Is.EqualTo(ErrorCodes.UpstreamBroken));
+    }
+
+    [TestCase("""{"error":{"message":"Incorrect API key provided: sk-****.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}""", "Incorrect API key provided: sk-****.")]
+    [TestCase("""{"error":"model overloaded"}""", "model overloaded")]
+    [TestCase("""{"object":"error","error":{"code":"429","message":"Too many requests"}}""", "Too many requests")]
+    [TestCase("""{"error":{"code":"x"}}""", "unknown error")]
+    [TestCase("""{"error":{"message":"杭州 \u2603"}}""", "杭州 ☃")]
+    public void TryReadErrorBody_ErrorShapes_ReturnsMessage(string json, string message)
+    {
+        Assert.That(ChunkParser.TryReadErrorBody(Encoding.UTF8.GetBytes(json)), Is.EqualTo(message));
+    }
+
+    [TestCase("")]
+    [TestCase("<html><body>502 Bad Gateway</body></html>")]
+    [TestCase("""{"message":"no error key"}""")]
+    [TestCase("""["error"]""")]
+    [TestCase("""{"error":{"message":"trunc""")]
+    public void TryReadErrorBody_NotAnErrorBody_ReturnsNull(string body)
+    {
+        Assert.That(ChunkParser.TryReadErrorBody(Encoding.UTF8.GetBytes(body)), Is.Null);
+    }
+
+    private static UpstreamChunk Parse(string json) => ChunkParser.Parse(Encoding.UTF8.GetBytes(json));
+}
