@@ -107,7 +107,6 @@ public sealed class SettingsLoaderTests
     }
 
     [Test]
-    [Ignore("Known bug, not in this branch's files: DaemonSettings.ModelAliases defaults to an empty map, but SPEC §2 (and SettingsLoader) make text-davinci-003 = gpt-3.5-turbo-instruct a default; code built on new DaemonSettings() (the test fixtures) sends text-davinci-003 upstream. Remove this Ignore when DaemonSettings.cs is fixed.")]
     public void DaemonSettings_DefaultModelAliases_IncludeTheSpecAlias()
     {
         Assert.That(new DaemonSettings().ModelAliases, Is.EquivalentTo(SpecAliases));

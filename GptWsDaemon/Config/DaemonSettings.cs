@@ -80,8 +80,12 @@ public sealed record DaemonSettings
     /// <summary>Pieces shorter than this are merged with the next.</summary>
     public int MinChars { get; init; }
 
+    /// <summary>The aliases every daemon starts with (SPEC §2 <c>[models]</c>).</summary>
+    public static IReadOnlyDictionary<string, string> DefaultModelAliases { get; } =
+        new Dictionary<string, string>(StringComparer.Ordinal) { ["text-davinci-003"] = "gpt-3.5-turbo-instruct" };
+
     /// <summary>Model aliases: asked → sent.</summary>
-    public IReadOnlyDictionary<string, string> ModelAliases { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
+    public IReadOnlyDictionary<string, string> ModelAliases { get; init; } = DefaultModelAliases;
 
     /// <summary>Whether the listener is bound to loopback only.</summary>
     public bool IsLoopback => Host is "127.0.0.1" or "localhost" or "::1" or "[::1]";

@@ -180,7 +180,7 @@ public sealed class SettingsLoader
 
     private Dictionary<string, string> LoadAliases()
     {
-        var aliases = new Dictionary<string, string>(StringComparer.Ordinal) { ["text-davinci-003"] = "gpt-3.5-turbo-instruct" };
+        var aliases = new Dictionary<string, string>(DaemonSettings.DefaultModelAliases, StringComparer.Ordinal);
         if (_ini is not null)
         {
             foreach (var entry in _ini.GetSection("models").GetChildren())

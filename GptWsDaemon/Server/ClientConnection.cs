@@ -300,7 +300,17 @@ public sealed class ClientConnection : IDisposable
             }
             else
             {
-                Handle(_parser.Parse(buffer.AsSpan(0, length), receivedAt));
+                try
+                {
+                    Handle(_parser.Parse(buffer.AsSpan(0, length), receivedAt));
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // A bug must cost one request, never the connection and its other streams.
+                    var correlation = Guid.NewGuid().ToString("N")[..12];
+                    Log.Error(e, "conn={0} internal error handling a frame, correlation id {1}", Id, correlation);
+                    Send(ReplyFrames.Error(ErrorCodes.Internal, $"internal error (correlation id {correlation})", null, receivedAt));
+                }
             }
         }
         finally

@@ -55,13 +55,17 @@ public static class UpstreamRequestBody
                     w.WriteNumber("best_of"u8, p.BestOf);
                 }
 
-                w.WriteStartArray("stop"u8);
-                foreach (var s in p.Stop)
+                // An empty list means "no stop sequence"; providers reject "stop": [], so it is left out.
+                if (p.Stop.Count > 0)
                 {
-                    w.WriteStringValue(s);
-                }
+                    w.WriteStartArray("stop"u8);
+                    foreach (var s in p.Stop)
+                    {
+                        w.WriteStringValue(s);
+                    }
 
-                w.WriteEndArray();
+                    w.WriteEndArray();
+                }
             }
 
             w.WriteEndObject();
