@@ -271,6 +271,31 @@ public sealed class TestPageTests
     }
 
     [Test, CancelAfter(180_000)]
+    public async Task RawPanel_PingAndUnreadableFrame_ShowsPongAndError1001(CancellationToken ct)
+    {
+        await using var daemon = DaemonFixture.StartDemo();
+        await using var page = await TestPage.OpenAsync(_browser.Context, daemon.HttpUri);
+        await page.WaitConnectedAsync().WaitAsync(ct);
+
+        await page.ById("ping").ClickAsync();
+        await Expect(page.Page.Locator("[data-testid=raw-frame][data-kind=pong]")).ToHaveCountAsync(1);
+        await page.ById("raw-input").FillAsync("this is not JSON");
+        await page.ById("raw-send").ClickAsync();
+        await Expect(page.ById("notice").Last).ToContainTextAsync("Error 1001");
+
+        var sent = await page.Page.Locator("[data-testid=raw-frame][data-dir=out] [data-testid=raw-json]").AllTextContentsAsync();
+        var received = await page.RawJsonAsync("in");
+        Assert.Multiple(() =>
+        {
+            Assert.That(sent, Is.EqualTo(new[] { "{\"action\":\"ping\"}", "this is not JSON" }), "frames are shown exactly as sent");
+            Assert.That(received.Select(f => f.GetProperty("code").GetInt32()), Is.EqualTo(new[] { 0, 1001 }));
+            Assert.That(received[0].GetProperty("msg").GetString(), Is.EqualTo("pong"));
+            Assert.That(page.PageErrors, Is.Empty);
+        });
+        await Expect(page.Status).ToHaveAttributeAsync("data-state", "connected");
+    }
+
+    [Test, CancelAfter(180_000)]
     public async Task PhoneViewport_Page_SettingsCollapseUnderTheChatAndStillStream(CancellationToken ct)
     {
         await using var daemon = DaemonFixture.StartDemo(s => s with { DemoTokenDelay = TimeSpan.FromMilliseconds(5) });
