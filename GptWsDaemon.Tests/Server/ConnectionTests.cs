@@ -186,6 +186,50 @@ public sealed class ConnectionTests
     }
 
     [Test, CancelAfter(20000)]
+    public async Task IdleSocket_GetsKeepAliveControlFramesEveryPingInterval(CancellationToken ct)
+    {
+        // A raw TCP client, so that control frames are visible: proxies cut silent connections, the daemon must not be silent.
+        await using var daemon = DaemonFixture.StartDemo(s => s with { PingInterval = TimeSpan.FromMilliseconds(500) });
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, daemon.Settings.Port, ct);
+        var stream = tcp.GetStream();
+        var key = Convert.ToBase64String(Guid.NewGuid().ToByteArray());
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(
+            $"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{daemon.Settings.Port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"), ct);
+
+        var received = new List<byte>();
+        var buffer = new byte[256];
+        using var window = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        window.CancelAfter(TimeSpan.FromSeconds(2));
+        try
+        {
+            while (true)
+            {
+                var n = await stream.ReadAsync(buffer, window.Token);
+                received.AddRange(buffer.AsSpan(0, n).ToArray());
+            }
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+        }
+
+        var text = Encoding.ASCII.GetString([.. received]);
+        var head = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+        Assert.That(text, Does.StartWith("HTTP/1.1 101"));
+        var frames = received.Skip(head + 4).ToList();
+        var controlFrames = 0;
+        for (var i = 0; i + 1 < frames.Count; i += 2 + (frames[i + 1] & 0x7F))
+        {
+            if ((frames[i] & 0x0F) is 0x9 or 0xA)
+            {
+                controlFrames++;
+            }
+        }
+
+        Assert.That(controlFrames, Is.GreaterThanOrEqualTo(2), "a keep-alive frame every 500 ms over 2 s");
+    }
+
+    [Test, CancelAfter(20000)]
     public async Task PingAction_GetsPong(CancellationToken ct)
     {
         await using var daemon = DaemonFixture.StartDemo();
