@@ -1,0 +1,131 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.WebSockets;
+using System.Text.Json;
+using GptWsDaemon.Tests.Support;
+
+namespace GptWsDaemon.Tests.Processes;
+
+/// <summary>
+/// SPEC §7 on the real process: "SIGTERM/SIGINT → stop accepting, let streams finish up to
+/// server.shutdown_grace_seconds, then cancel the rest with a final frame, close sockets with 1001, flush logs, exit 0."
+/// </summary>
+[TestFixture]
+public sealed class ShutdownTests
+{
+    private const string Question = "关机的时候会发生什么？";
+
+    [Test, CancelAfter(60000)]
+    public async Task Sigterm_StreamOutlastsGrace_FinalCancelledThenClose1001AndExitZero(CancellationToken ct)
+    {
+        // About 150 tokens at 200 ms: the stream needs ~30 s, the grace is 1 s.
+        await using var daemon = await DaemonProcess.StartAsync([], ct, ini: "[openai]\ndemo_token_delay_ms = 200\n[server]\nshutdown_grace_seconds = 1\n");
+        using var client = await WsTestClient.ConnectAsync(daemon.WsUri, ct);
+        await client.SendAsync(DemoChat.Frame("slow-1", Question), ct);
+        var before = new List<string>();
+        while (before.Count < 2)
+        {
+            before.Add(ContentsOf(await client.ReceiveAsync(ct) ?? throw new AssertionException("socket closed before the first frames")));
+        }
+
+        var clock = Stopwatch.StartNew();
+        await daemon.SignalAsync("TERM", ct);
+        var rest = await client.ReadStreamAsync("slow-1", ct);
+        var finalAfter = clock.Elapsed;
+        var close = await client.ReceiveAsync(ct);
+        var closeStatus = client.Socket.CloseStatus;
+        await AnswerCloseAsync(client, ct);
+        var exitCode = await daemon.WaitForExitAsync(TimeSpan.FromSeconds(20), ct);
+
+        var text = string.Concat(before) + rest.Text;
+        Assert.Multiple(() =>
+        {
+            Assert.That(rest.FinishReason, Is.EqualTo("cancelled"), daemon.Describe());
+            Assert.That(rest.Code, Is.Zero);
+            Assert.That(rest.Final.GetProperty("data").GetProperty("contents").GetString(), Is.Empty);
+            // The grace period was honoured: tokens kept coming after SIGTERM, and the cancel came about 1 s later.
+            Assert.That(rest.ContentFrames.Count(), Is.GreaterThan(0), "no content frames during the grace period");
+            Assert.That(finalAfter, Is.GreaterThan(TimeSpan.FromMilliseconds(700)).And.LessThan(TimeSpan.FromSeconds(10)));
+            Assert.That(DemoChat.Answer(Question), Does.StartWith(text), "the frames sent before the cancel are not a prefix of the answer");
+            Assert.That(close, Is.Null, "expected a close frame after the final frame");
+            Assert.That(closeStatus, Is.EqualTo(WebSocketCloseStatus.EndpointUnavailable));
+            Assert.That(exitCode, Is.Zero, daemon.Describe());
+            Assert.That(daemon.Stdout, Does.Contain("request end seq=slow-1 ").And.Contain("finish=cancelled"));
+            Assert.That(daemon.Stderr, Is.Empty);
+        });
+    }
+
+    [Test, CancelAfter(60000)]
+    public async Task Sigterm_StreamEndsWithinGrace_StopsNormallyRefusesNewcomersAndExitsZero(CancellationToken ct)
+    {
+        // About 150 tokens at 20 ms: ~3 s, well inside a 10 s grace.
+        await using var daemon = await DaemonProcess.StartAsync([], ct, ini: "[openai]\ndemo_token_delay_ms = 20\n[server]\nshutdown_grace_seconds = 10\n");
+        using var client = await WsTestClient.ConnectAsync(daemon.WsUri, ct);
+        await client.SendAsync(DemoChat.Frame("fast-1", Question), ct);
+        var first = ContentsOf(await client.ReceiveAsync(ct) ?? throw new AssertionException("socket closed before the first frame"));
+
+        await daemon.SignalAsync("TERM", ct);
+        var health = await WaitForDrainingAsync(daemon, ct);
+        // "stop accepting": a new WebSocket during the drain is refused before it opens.
+        var newcomer = new ClientWebSocket();
+        newcomer.Options.CollectHttpResponseDetails = true;
+        var refused = Assert.CatchAsync<WebSocketException>(async () => await newcomer.ConnectAsync(daemon.WsUri, ct));
+
+        var rest = await client.ReadStreamAsync("fast-1", ct);
+        var streamEnded = Stopwatch.StartNew();
+        var close = await client.ReceiveAsync(ct);
+        var closeStatus = client.Socket.CloseStatus;
+        await AnswerCloseAsync(client, ct);
+        var exitCode = await daemon.WaitForExitAsync(TimeSpan.FromSeconds(20), ct);
+        var exitAfter = streamEnded.Elapsed;
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(rest.FinishReason, Is.EqualTo("stop"), daemon.Describe());
+            Assert.That(first + rest.Text, Is.EqualTo(DemoChat.Answer(Question)));
+            Assert.That(health, Does.Contain("\"status\":\"draining\""));
+            Assert.That(refused, Is.Not.Null);
+            Assert.That(newcomer.HttpStatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable));
+            Assert.That(close, Is.Null, "expected a close frame after the final frame");
+            Assert.That(closeStatus, Is.EqualTo(WebSocketCloseStatus.EndpointUnavailable));
+            Assert.That(exitCode, Is.Zero, daemon.Describe());
+            // Drained streams end the wait: no sitting out the rest of the 10 s grace.
+            Assert.That(exitAfter, Is.LessThan(TimeSpan.FromSeconds(6)));
+            Assert.That(daemon.Stdout, Does.Contain("request end seq=fast-1 ").And.Contain("finish=stop"));
+        });
+        newcomer.Dispose();
+    }
+
+    private static string ContentsOf(JsonElement? frame)
+    {
+        Assert.That(frame, Is.Not.Null);
+        var data = frame!.Value.GetProperty("data");
+        Assert.That(data.GetProperty("finish_reason").ValueKind, Is.EqualTo(JsonValueKind.Null), $"expected a content frame, got {frame}");
+        return data.GetProperty("contents").GetString()!;
+    }
+
+    /// <summary>Answers the daemon's close frame so its closing handshake completes at once.</summary>
+    private static async Task AnswerCloseAsync(WsTestClient client, CancellationToken ct)
+    {
+        if (client.Socket.State == WebSocketState.CloseReceived)
+        {
+            await client.Socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, ct);
+        }
+    }
+
+    private static async Task<string> WaitForDrainingAsync(DaemonProcess daemon, CancellationToken ct)
+    {
+        using var http = new HttpClient();
+        var healthz = new Uri(daemon.HttpUri, "/healthz");
+        while (true)
+        {
+            var body = await http.GetStringAsync(healthz, ct);
+            if (body.Contains("draining", StringComparison.Ordinal))
+            {
+                return body;
+            }
+
+            await Task.Delay(20, ct);
+        }
+    }
+}
