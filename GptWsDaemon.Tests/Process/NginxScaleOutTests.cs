@@ -27,9 +27,7 @@ public sealed class NginxScaleOutTests
         var starting = new[] { DaemonProcess.StartAsync(["--demo"], ct, ini: Ini), DaemonProcess.StartAsync(["--demo"], ct, ini: Ini) };
         await using var first = await starting[0];
         await using var second = await starting[1];
-        int[] backends = [first.Port!.Value, second.Port!.Value];
-        var shipped = Path.Combine(NginxProxy.RepoRoot(), "deploy", "nginx.conf");
-        await using var nginx = await NginxProxy.StartAsync(shipped, backends, FreePortOtherThan(backends), ct);
+        await using var nginx = await StartNginxAsync(first, second, ct);
         var clients = new List<WsTestClient>();
         try
         {
@@ -93,6 +91,76 @@ public sealed class NginxScaleOutTests
                 c.Dispose();
             }
         }
+    }
+
+    [Test, CancelAfter(120000)]
+    public async Task ScaleOut_OneInstanceDraining_NewClientsServedByTheOther(CancellationToken ct)
+    {
+        // Slow tokens and a long grace: the first instance stays draining for the whole test (a rolling restart).
+        const string Ini = "[openai]\ndemo_token_delay_ms = 100\n[server]\nshutdown_grace_seconds = 60\n";
+        var starting = new[] { DaemonProcess.StartAsync(["--demo"], ct, ini: Ini), DaemonProcess.StartAsync(["--demo"], ct, ini: Ini) };
+        await using var draining = await starting[0];
+        await using var other = await starting[1];
+        await using var nginx = await StartNginxAsync(draining, other, ct);
+
+        // A stream straight to the first instance keeps it draining after SIGTERM; nginx does not count it, so
+        // least_conn would pick that instance first for every newcomer.
+        using var holder = await WsTestClient.ConnectAsync(draining.WsUri, ct);
+        await holder.SendAsync(DemoChat.Frame("held", "慢慢说"), ct);
+        Assert.That(await holder.ReceiveAsync(ct), Is.Not.Null);
+        await draining.SignalAsync("TERM", ct);
+        while ((await HealthBodyAsync(draining, ct)).Contains("\"status\":\"ok\"", StringComparison.Ordinal))
+        {
+            await Task.Delay(20, ct);
+        }
+
+        // New clients through nginx: the draining instance answers 503, nginx (proxy_next_upstream http_503) moves on.
+        var newcomers = new List<WsTestClient>();
+        var problems = new List<string>();
+        try
+        {
+            for (var i = 0; i < Latecomers; i++)
+            {
+                try
+                {
+                    var client = await WsTestClient.ConnectAsync(nginx.WsUri, ct);
+                    newcomers.Add(client);
+                    await client.SendAsync(new { action = "ping" }, ct);
+                    var pong = await client.ReceiveAsync(ct);
+                    if (pong?.GetProperty("msg").GetString() != "pong")
+                    {
+                        problems.Add($"newcomer {i}: no pong");
+                    }
+                }
+                catch (WebSocketException e)
+                {
+                    problems.Add($"newcomer {i}: {e.Message}");
+                }
+            }
+
+            var health = await HealthAsync(other, ct);
+            Assert.Multiple(() =>
+            {
+                Assert.That(problems, Is.Empty, "newcomers refused while one instance drains\n" + nginx.Describe());
+                Assert.That(health.Connections, Is.EqualTo(Latecomers), "newcomers on the instance that is not draining");
+                Assert.That(draining.HasExited, Is.False, "the draining instance should still be finishing its stream");
+            });
+        }
+        finally
+        {
+            foreach (var c in newcomers)
+            {
+                c.Dispose();
+            }
+        }
+    }
+
+    /// <summary>nginx from the shipped deploy/nginx.conf in front of these two daemons.</summary>
+    private static Task<NginxProxy> StartNginxAsync(DaemonProcess first, DaemonProcess second, CancellationToken ct)
+    {
+        int[] backends = [first.Port!.Value, second.Port!.Value];
+        var shipped = Path.Combine(NginxProxy.RepoRoot(), "deploy", "nginx.conf");
+        return NginxProxy.StartAsync(shipped, backends, FreePortOtherThan(backends), ct);
     }
 
     private static string Seq(int client, string what) => string.Create(CultureInfo.InvariantCulture, $"c{client}-{what}");
@@ -161,11 +229,15 @@ public sealed class NginxScaleOutTests
         }
     }
 
-    private static async Task<(int Connections, int Streams)> HealthAsync(DaemonProcess daemon, CancellationToken ct)
+    private static async Task<string> HealthBodyAsync(DaemonProcess daemon, CancellationToken ct)
     {
         using var http = new HttpClient();
-        var body = await http.GetStringAsync(new Uri(daemon.HttpUri, "/healthz"), ct);
-        using var json = JsonDocument.Parse(body);
+        return await http.GetStringAsync(new Uri(daemon.HttpUri, "/healthz"), ct);
+    }
+
+    private static async Task<(int Connections, int Streams)> HealthAsync(DaemonProcess daemon, CancellationToken ct)
+    {
+        using var json = JsonDocument.Parse(await HealthBodyAsync(daemon, ct));
         return (json.RootElement.GetProperty("connections").GetInt32(), json.RootElement.GetProperty("streams").GetInt32());
     }
 
