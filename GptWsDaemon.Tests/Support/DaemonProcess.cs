@@ -92,59 +92,49 @@ public sealed class DaemonProcess : IAsyncDisposable
     public static DaemonProcess Launch(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, string? ini = null) =>
         LaunchCore(args, environment, ini, null);
 
-    /// <summary>Starts the daemon on a free loopback port (<c>--port</c> is added) and waits until <c>/healthz</c> answers.</summary>
+    /// <summary>
+    /// Starts the daemon on a free loopback port (<c>--port</c> is added) and waits until <c>/healthz</c> answers.
+    /// A port taken by someone else between the probe and the bind means another port and another try.
+    /// </summary>
     public static async Task<DaemonProcess> StartAsync(IEnumerable<string> args, CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? environment = null, string? ini = null)
     {
-        var port = DaemonFixture.FreePort();
-        var daemon = LaunchCore(["--port", port.ToString(CultureInfo.InvariantCulture), .. args], environment, ini, port);
-        try
+        var argList = args.ToList();
+        for (var attempt = 1; ; attempt++)
         {
-            await daemon.WaitForHealthyAsync(port, cancellationToken);
-            return daemon;
-        }
-        catch
-        {
+            var port = DaemonFixture.FreePort();
+            var daemon = LaunchCore(["--port", port.ToString(CultureInfo.InvariantCulture), .. argList], environment, ini, port);
+            try
+            {
+                if (await daemon.TryWaitForHealthyAsync(port, cancellationToken))
+                {
+                    return daemon;
+                }
+
+                if (attempt >= 3 || !daemon.Stderr.Contains("cannot listen", StringComparison.Ordinal))
+                {
+                    Assert.Fail($"daemon exited with code {daemon.ExitCode} before /healthz answered on port {port}\n{daemon.Describe()}");
+                }
+            }
+            catch
+            {
+                await daemon.DisposeAsync();
+                throw;
+            }
+
             await daemon.DisposeAsync();
-            throw;
         }
     }
 
-    /// <summary>Polls <c>http://127.0.0.1:<paramref name="port"/>/healthz</c> until it answers 200; fails with the daemon's output if it exits or takes over 30 s.</summary>
+    /// <summary>
+    /// Waits until the daemon logged that it listens and <c>http://127.0.0.1:<paramref name="port"/>/healthz</c> answers
+    /// 200 (both, so that a stranger on the same port is not taken for it); fails with the daemon's output if it exits
+    /// or takes over 30 s.
+    /// </summary>
     public async Task WaitForHealthyAsync(int port, CancellationToken cancellationToken)
     {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-        var deadline = Stopwatch.StartNew();
-        while (true)
+        if (!await TryWaitForHealthyAsync(port, cancellationToken))
         {
-            if (_process.HasExited)
-            {
-                await _process.WaitForExitAsync(cancellationToken);
-                Assert.Fail($"daemon exited with code {_process.ExitCode} before /healthz answered on port {port}\n{Describe()}");
-            }
-
-            try
-            {
-                using var response = await http.GetAsync(new Uri($"http://127.0.0.1:{port}/healthz"), cancellationToken);
-                if (response.StatusCode == HttpStatusCode.OK)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
-            catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                // One slow probe on a busy machine; try again.
-            }
-
-            if (deadline.Elapsed > TimeSpan.FromSeconds(30))
-            {
-                Assert.Fail($"daemon did not answer /healthz on port {port} within 30 s\n{Describe()}");
-            }
-
-            await Task.Delay(50, cancellationToken);
+            Assert.Fail($"daemon exited with code {_process.ExitCode} before /healthz answered on port {port}\n{Describe()}");
         }
     }
 
@@ -255,6 +245,48 @@ public sealed class DaemonProcess : IAsyncDisposable
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // A file still open; the temp directory is cleaned by the OS eventually.
+        }
+    }
+
+    /// <summary>As <see cref="WaitForHealthyAsync"/>, but false (instead of a failure) when the daemon exits first.</summary>
+    private async Task<bool> TryWaitForHealthyAsync(int port, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            if (_process.HasExited)
+            {
+                await _process.WaitForExitAsync(cancellationToken);
+                return false;
+            }
+
+            if (Stdout.Contains(" listening on ", StringComparison.Ordinal))
+            {
+                try
+                {
+                    using var response = await http.GetAsync(new Uri($"http://127.0.0.1:{port}/healthz"), cancellationToken);
+                    if (response.StatusCode == HttpStatusCode.OK)
+                    {
+                        return true;
+                    }
+                }
+                catch (HttpRequestException)
+                {
+                    // Not listening on this port (yet).
+                }
+                catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    // One slow probe on a busy machine; try again.
+                }
+            }
+
+            if (deadline.Elapsed > TimeSpan.FromSeconds(30))
+            {
+                Assert.Fail($"daemon did not answer /healthz on port {port} within 30 s\n{Describe()}");
+            }
+
+            await Task.Delay(50, cancellationToken);
         }
     }
 
