@@ -21,6 +21,7 @@ public sealed class ShutdownTests
         // About 150 tokens at 200 ms: the stream needs ~30 s, the grace is 1 s.
         await using var daemon = await DaemonProcess.StartAsync([], ct, ini: "[openai]\ndemo_token_delay_ms = 200\n[server]\nshutdown_grace_seconds = 1\n");
         using var client = await WsTestClient.ConnectAsync(daemon.WsUri, ct);
+        using var idle = await WsTestClient.ConnectAsync(daemon.WsUri, ct);
         await client.SendAsync(DemoChat.Frame("slow-1", Question), ct);
         var before = new List<string>();
         while (before.Count < 2)
@@ -35,6 +36,9 @@ public sealed class ShutdownTests
         var close = await client.ReceiveAsync(ct);
         var closeStatus = client.Socket.CloseStatus;
         await AnswerCloseAsync(client, ct);
+        var idleClose = await idle.ReceiveAsync(ct);
+        var idleStatus = idle.Socket.CloseStatus;
+        await AnswerCloseAsync(idle, ct);
         var exitCode = await daemon.WaitForExitAsync(TimeSpan.FromSeconds(20), ct);
 
         var text = string.Concat(before) + rest.Text;
@@ -49,6 +53,8 @@ public sealed class ShutdownTests
             Assert.That(DemoChat.Answer(Question), Does.StartWith(text), "the frames sent before the cancel are not a prefix of the answer");
             Assert.That(close, Is.Null, "expected a close frame after the final frame");
             Assert.That(closeStatus, Is.EqualTo(WebSocketCloseStatus.EndpointUnavailable));
+            Assert.That(idleClose, Is.Null, "the idle client got a frame instead of a close");
+            Assert.That(idleStatus, Is.EqualTo(WebSocketCloseStatus.EndpointUnavailable), "the idle client's close");
             Assert.That(exitCode, Is.Zero, daemon.Describe());
             Assert.That(daemon.Stdout, Does.Contain("request end seq=slow-1 ").And.Contain("finish=cancelled"));
             Assert.That(daemon.Stderr, Is.Empty);
@@ -71,6 +77,9 @@ public sealed class ShutdownTests
         var newcomer = new ClientWebSocket();
         newcomer.Options.CollectHttpResponseDetails = true;
         var refused = Assert.CatchAsync<WebSocketException>(async () => await newcomer.ConnectAsync(daemon.WsUri, ct));
+        // ... and so is a new request on a connection that is already open (SPEC §6: 1006, at capacity).
+        await client.SendAsync(DemoChat.Frame("too-late", Question), ct);
+        var tooLate = await client.ReadStreamAsync("too-late", ct);
 
         var rest = await client.ReadStreamAsync("fast-1", ct);
         var streamEndedAfter = clock.Elapsed;
@@ -88,6 +97,8 @@ public sealed class ShutdownTests
             Assert.That(health, Does.Contain("\"status\":\"draining\""));
             Assert.That(refused, Is.Not.Null);
             Assert.That(newcomer.HttpStatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable));
+            Assert.That(tooLate.Code, Is.EqualTo(1006), "a new request during the drain");
+            Assert.That(tooLate.FinishReason, Is.EqualTo("error"));
             Assert.That(close, Is.Null, "expected a close frame after the final frame");
             Assert.That(closeStatus, Is.EqualTo(WebSocketCloseStatus.EndpointUnavailable));
             Assert.That(exitCode, Is.Zero, daemon.Describe());

@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
 using GptWsDaemon.Tests.Support;
 
 namespace GptWsDaemon.Tests.Processes;
@@ -47,6 +49,26 @@ public sealed class StartupTests
     public async Task Start_NegativeMaxStreamsInIni_ExitsTwoWithOneLineNamingKeyAndValue(CancellationToken ct)
     {
         await AssertRefusedAsync([], "[limits]\nmax_streams = -1\n", ["max_streams", "-1"], ct);
+    }
+
+    [Test, CancelAfter(40000)]
+    public async Task Start_PortAlreadyInUse_ExitsNonZeroWithOneLineNamingPort(CancellationToken ct)
+    {
+        // Two instances configured with the same port: the second must say so and stop, not hang or crash.
+        using var squatter = new TcpListener(IPAddress.Loopback, 0);
+        squatter.Start();
+        var port = ((IPEndPoint)squatter.LocalEndpoint).Port;
+        await using var daemon = DaemonProcess.Launch(["--port", P(port)]);
+        var code = await daemon.WaitForExitAsync(ExitTimeout, ct);
+        var lines = daemon.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(code, Is.Not.Zero, daemon.Describe());
+            Assert.That(lines, Has.Length.EqualTo(1), "expected exactly one line on stderr\n" + daemon.Describe());
+            Assert.That(daemon.Stderr, Does.Contain(P(port)));
+            Assert.That(daemon.Stderr, Does.Not.Contain("Exception").And.Not.Contain("   at "), "stack trace on stderr");
+        });
     }
 
     [Test, CancelAfter(40000)]
