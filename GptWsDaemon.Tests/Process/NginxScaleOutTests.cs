@@ -24,9 +24,9 @@ public sealed class NginxScaleOutTests
     {
         // ~150 tokens at 15 ms: a stream takes ~2.5 s, long enough to kill an instance in the middle of it.
         const string Ini = "[openai]\ndemo_token_delay_ms = 15\n";
-        var starting = new[] { DaemonProcess.StartAsync(["--demo"], ct, ini: Ini), DaemonProcess.StartAsync(["--demo"], ct, ini: Ini) };
-        await using var first = await starting[0];
-        await using var second = await starting[1];
+        var (firstStarted, secondStarted) = await StartPairAsync(Ini, ct);
+        await using var first = firstStarted;
+        await using var second = secondStarted;
         await using var nginx = await StartNginxAsync(first, second, ct);
         var clients = new List<WsTestClient>();
         try
@@ -98,9 +98,9 @@ public sealed class NginxScaleOutTests
     {
         // Slow tokens and a long grace: the first instance stays draining for the whole test (a rolling restart).
         const string Ini = "[openai]\ndemo_token_delay_ms = 100\n[server]\nshutdown_grace_seconds = 60\n";
-        var starting = new[] { DaemonProcess.StartAsync(["--demo"], ct, ini: Ini), DaemonProcess.StartAsync(["--demo"], ct, ini: Ini) };
-        await using var draining = await starting[0];
-        await using var other = await starting[1];
+        var (drainingStarted, otherStarted) = await StartPairAsync(Ini, ct);
+        await using var draining = drainingStarted;
+        await using var other = otherStarted;
         await using var nginx = await StartNginxAsync(draining, other, ct);
 
         // A stream straight to the first instance keeps it draining after SIGTERM; nginx does not count it, so
@@ -153,6 +153,27 @@ public sealed class NginxScaleOutTests
                 c.Dispose();
             }
         }
+    }
+
+    /// <summary>Two demo daemons started side by side; if one fails, the other is not left running.</summary>
+    private static async Task<(DaemonProcess First, DaemonProcess Second)> StartPairAsync(string ini, CancellationToken ct)
+    {
+        Task<DaemonProcess>[] starting = [DaemonProcess.StartAsync(["--demo"], ct, ini: ini), DaemonProcess.StartAsync(["--demo"], ct, ini: ini)];
+        try
+        {
+            await Task.WhenAll(starting);
+        }
+        catch
+        {
+            foreach (var started in starting.Where(t => t.IsCompletedSuccessfully))
+            {
+                await (await started).DisposeAsync();
+            }
+
+            throw;
+        }
+
+        return (await starting[0], await starting[1]);
     }
 
     /// <summary>nginx from the shipped deploy/nginx.conf in front of these two daemons.</summary>

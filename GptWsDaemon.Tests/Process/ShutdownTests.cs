@@ -77,7 +77,9 @@ public sealed class ShutdownTests
         var newcomer = new ClientWebSocket();
         newcomer.Options.CollectHttpResponseDetails = true;
         var refused = Assert.CatchAsync<WebSocketException>(async () => await newcomer.ConnectAsync(daemon.WsUri, ct));
-        // ... and so is a new request on a connection that is already open (SPEC §6: 1006, at capacity).
+        // ... and so is a new request on a connection that is already open (SPEC §6: 1006, at capacity), once the
+        // drain is under way (the first moments after the signal: see Signal_RequestRightAfterDrainingReported_Refused1006).
+        await Task.Delay(500, ct);
         await client.SendAsync(DemoChat.Frame("too-late", Question), ct);
         var tooLate = await client.ReadStreamAsync("too-late", ct);
 
@@ -98,6 +100,7 @@ public sealed class ShutdownTests
             Assert.That(refused, Is.Not.Null);
             Assert.That(newcomer.HttpStatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable));
             Assert.That(tooLate.Code, Is.EqualTo(1006), "a new request during the drain");
+            Assert.That(tooLate.Message, Does.Contain("shutting down"));
             Assert.That(tooLate.FinishReason, Is.EqualTo("error"));
             Assert.That(close, Is.Null, "expected a close frame after the final frame");
             Assert.That(closeStatus, Is.EqualTo(WebSocketCloseStatus.EndpointUnavailable));
@@ -107,6 +110,46 @@ public sealed class ShutdownTests
             Assert.That(daemon.Stdout, Does.Contain("request end seq=fast-1 ").And.Contain("finish=stop"));
         });
         newcomer.Dispose();
+    }
+
+    [Test, CancelAfter(60000)]
+    public async Task Signal_RequestRightAfterDrainingReported_Refused1006(CancellationToken ct)
+    {
+        await using var daemon = await DaemonProcess.StartAsync([], ct, ini: "[openai]\ndemo_token_delay_ms = 20\n[server]\nshutdown_grace_seconds = 30\n");
+        using var client = await WsTestClient.ConnectAsync(daemon.WsUri, ct);
+        await client.SendAsync(DemoChat.Frame("keep", Question), ct);
+        Assert.That(await client.ReceiveAsync(ct), Is.Not.Null);
+
+        await daemon.SignalAsync("TERM", ct);
+        await WaitForDrainingAsync(daemon, ct, TimeSpan.Zero);
+        // /healthz says "draining" and new upgrades get 503: from here on no new stream may start either.
+        var seqs = Enumerable.Range(0, 4).Select(i => $"late-{i}").ToList();
+        foreach (var seq in seqs)
+        {
+            await client.SendAsync(DemoChat.Frame(seq, Question), ct);
+        }
+
+        var late = new List<StreamResult>();
+        foreach (var seq in seqs)
+        {
+            late.Add(await client.ReadStreamAsync(seq, ct));
+        }
+
+        var keep = await client.ReadStreamAsync("keep", ct);
+        await client.ReceiveAsync(ct);
+        await AnswerCloseAsync(client, ct);
+        var exitCode = await daemon.WaitForExitAsync(TimeSpan.FromSeconds(30), ct);
+
+        Assert.Multiple(() =>
+        {
+            // KNOWN DAEMON BUG (race, fails intermittently): DaemonServer.StopAsync announces the drain
+            // (`await _stopping.CancelAsync()`: /healthz "draining", upgrades 503) before it calls BeginDrain() on the
+            // open connections, so a request arriving in between is accepted and streamed instead of refused with 1006.
+            Assert.That(late.Select(r => r.Code), Is.All.EqualTo(1006), "requests sent after /healthz reported draining were accepted");
+            Assert.That(late.Select(r => r.Message), Has.All.Contains("shutting down"));
+            Assert.That(keep.FinishReason, Is.EqualTo("stop"));
+            Assert.That(exitCode, Is.Zero, daemon.Describe());
+        });
     }
 
     private static string ContentsOf(JsonElement? frame)
@@ -126,7 +169,7 @@ public sealed class ShutdownTests
         }
     }
 
-    private static async Task<string> WaitForDrainingAsync(DaemonProcess daemon, CancellationToken ct)
+    private static async Task<string> WaitForDrainingAsync(DaemonProcess daemon, CancellationToken ct, TimeSpan? poll = null)
     {
         using var http = new HttpClient();
         var healthz = new Uri(daemon.HttpUri, "/healthz");
@@ -138,7 +181,7 @@ public sealed class ShutdownTests
                 return body;
             }
 
-            await Task.Delay(20, ct);
+            await Task.Delay(poll ?? TimeSpan.FromMilliseconds(20), ct);
         }
     }
 }
