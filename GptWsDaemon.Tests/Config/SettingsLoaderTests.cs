@@ -327,8 +327,8 @@ public sealed class SettingsLoaderTests
         var env = new Dictionary<string, string>(StringComparer.Ordinal) { ["GPTWS_PORT"] = "http" };
         Assert.Multiple(() =>
         {
-            AssertConfigError(() => SettingsLoader.Load(new CliOptions { Port = 0 }, NoEnv, _dir), "--port", "0");
-            AssertConfigError(() => SettingsLoader.Load(new CliOptions { Port = 70000 }, NoEnv, _dir), "--port", "70000");
+            AssertConfigError(() => SettingsLoader.Load(new CliOptions { Port = "0" }, NoEnv, _dir), "--port", "0");
+            AssertConfigError(() => SettingsLoader.Load(new CliOptions { Port = "70000" }, NoEnv, _dir), "--port", "70000");
             AssertConfigError(() => SettingsLoader.Load(new CliOptions(), env, _dir), "GPTWS_PORT", "http");
         });
     }
@@ -458,7 +458,7 @@ public sealed class SettingsLoaderTests
 
     private static IEnumerable<Knob> Knobs() =>
     [
-        new("port", "server", "port", "GPTWS_PORT", "9001", "9002", c => c.Port = 9003, 9001, 9002, 9003, 8808, s => s.Port),
+        new("port", "server", "port", "GPTWS_PORT", "9001", "9002", c => c.Port = "9003", 9001, 9002, 9003, 8808, s => s.Port),
         new("host", "server", "host", "GPTWS_HOST", "10.0.0.1", "0.0.0.0", c => c.Host = "localhost", "10.0.0.1", "0.0.0.0", "localhost", "127.0.0.1", s => s.Host),
         new("api key", "openai", "api_key", "OPENAI_API_KEY", "sk-ini-0000", "sk-env-0000", c => c.ApiKey = "sk-flag-0000", "sk-ini-0000", "sk-env-0000", "sk-flag-0000", null, s => s.ApiKey),
         new("base url", "openai", "base_url", "OPENAI_BASE_URL", "http://ini.example/v1", "https://env.example/v1/", c => c.BaseUrl = "http://127.0.0.1:9/v1", "http://ini.example/v1", "https://env.example/v1", "http://127.0.0.1:9/v1", "https://api.openai.com/v1", s => s.BaseUrl),

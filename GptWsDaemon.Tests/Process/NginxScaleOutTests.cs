@@ -252,8 +252,10 @@ public sealed class NginxScaleOutTests
 
     private static async Task<string> HealthBodyAsync(DaemonProcess daemon, CancellationToken ct)
     {
+        // A draining daemon answers 503 with the same JSON body.
         using var http = new HttpClient();
-        return await http.GetStringAsync(new Uri(daemon.HttpUri, "/healthz"), ct);
+        using var response = await http.GetAsync(new Uri(daemon.HttpUri, "/healthz"), ct);
+        return await response.Content.ReadAsStringAsync(ct);
     }
 
     private static async Task<(int Connections, int Streams)> HealthAsync(DaemonProcess daemon, CancellationToken ct)

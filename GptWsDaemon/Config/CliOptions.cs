@@ -7,7 +7,7 @@ public sealed class CliOptions
 {
     /// <summary>Port to listen on.</summary>
     [Option('p', "port", HelpText = "Port to listen on (env GPTWS_PORT, ini server.port; default 8808).")]
-    public int? Port { get; set; }
+    public string? Port { get; set; }
 
     /// <summary>Address to bind.</summary>
     [Option("host", HelpText = "Address to bind: 127.0.0.1, 0.0.0.0, a host name (env GPTWS_HOST, ini server.host; default 127.0.0.1).")]

@@ -150,7 +150,7 @@ public sealed class SettingsLoader
         return new DaemonSettings
         {
             Host = hostValue,
-            Port = ParseInt(Pick(_cli.Port?.ToString(CultureInfo.InvariantCulture), "GPTWS_PORT", "server:port"), defaults.Port, 1, 65535),
+            Port = ParseInt(Pick(_cli.Port, "GPTWS_PORT", "server:port"), defaults.Port, 1, 65535),
             AccessTokens = tokens,
             AllowedOrigins = SplitList(Pick(null, null, "server:allowed_origins").Value).Select(o => o.TrimEnd('/')).ToList(),
             ShutdownGrace = TimeSpan.FromSeconds(ParseInt(Pick(null, null, "server:shutdown_grace_seconds"), 10, 0, 3600)),

@@ -22,6 +22,7 @@ public sealed class ClientConnection : IDisposable
     private readonly IChatUpstream _upstream;
     private readonly DaemonMetrics _metrics;
     private readonly StreamBudget _budget;
+    private readonly CancellationToken _serverStopping;
     private readonly ReplyWriter _writer;
     private readonly CancellationTokenSource _cts = new();
     private readonly Dictionary<string, StreamSession> _streams = new(StringComparer.Ordinal);
@@ -32,8 +33,9 @@ public sealed class ClientConnection : IDisposable
     private WebSocketCloseStatus _closeStatus = WebSocketCloseStatus.NormalClosure;
 
     /// <summary>Creates the connection around an accepted socket.</summary>
-    public ClientConnection(long id, WebSocket socket, DaemonSettings settings, RequestParser parser, IChatUpstream upstream, DaemonMetrics metrics, StreamBudget budget)
+    public ClientConnection(long id, WebSocket socket, DaemonSettings settings, RequestParser parser, IChatUpstream upstream, DaemonMetrics metrics, StreamBudget budget, CancellationToken serverStopping)
     {
+        _serverStopping = serverStopping;
         Id = id;
         _socket = socket;
         _settings = settings;
@@ -348,6 +350,7 @@ public sealed class ClientConnection : IDisposable
                 break;
             case ClientCommand.Invalid invalid:
                 _metrics.CountRequest(invalid.Code);
+                Log.Debug("request refused seq={0} conn={1} code={2} msg={3}", invalid.Seq?.Text ?? "null", Id, invalid.Code, invalid.Message);
                 Send(ReplyFrames.Error(invalid.Code, invalid.Message, invalid.Seq, Stopwatch.GetTimestamp()));
                 break;
         }
@@ -359,7 +362,7 @@ public sealed class ClientConnection : IDisposable
         StreamSession? session = null;
         lock (_lock)
         {
-            if (_draining)
+            if (_draining || _serverStopping.IsCancellationRequested)
             {
                 refusal = (ErrorCodes.AtCapacity, "daemon is shutting down; no new streams");
             }
@@ -385,6 +388,7 @@ public sealed class ClientConnection : IDisposable
         if (session is null)
         {
             _metrics.CountRequest(refusal!.Value.Code);
+            Log.Info("request refused seq={0} conn={1} model={2} code={3} msg={4}", request.Seq, Id, request.Model, refusal.Value.Code, refusal.Value.Message);
             Send(ReplyFrames.Error(refusal.Value.Code, refusal.Value.Message, request.Seq, request.ReceivedAt));
             return;
         }

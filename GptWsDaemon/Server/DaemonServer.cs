@@ -41,7 +41,9 @@ public sealed class DaemonServer : IAsyncDisposable
         _guard = new AccessGuard(settings.AccessTokens, settings.AllowedOrigins);
         _parser = new RequestParser(settings);
         _budget = new StreamBudget(settings.MaxStreams);
-        foreach (var prefix in Prefixes(settings.Host, settings.Port))
+        var prefixes = Prefixes(settings.Host, settings.Port).ToList();
+        Url = prefixes[0];
+        foreach (var prefix in prefixes)
         {
             _listener.Prefixes.Add(prefix);
         }
@@ -50,7 +52,7 @@ public sealed class DaemonServer : IAsyncDisposable
     }
 
     /// <summary>The URL the listener is bound to.</summary>
-    public string Url => _listener.Prefixes.First();
+    public string Url { get; }
 
     /// <summary>Open WebSocket connections.</summary>
     public int Connections => Volatile.Read(ref _openConnections);
@@ -79,12 +81,13 @@ public sealed class DaemonServer : IAsyncDisposable
     /// </summary>
     public async Task StopAsync(TimeSpan grace)
     {
-        if (_stopping.IsCancellationRequested)
+        if (_stopping.IsCancellationRequested || !_listener.IsListening)
         {
             return;
         }
 
-        await _stopping.CancelAsync().ConfigureAwait(false);
+        // Connections read this token before starting a stream: from here on every new request is refused with 1006.
+        _stopping.Cancel();
         Log.Info("shutting down: {0} connections, {1} streams; grace {2:0} s", Connections, Streams, grace.TotalSeconds);
         foreach (var c in _connections.Values)
         {
@@ -210,7 +213,8 @@ public sealed class DaemonServer : IAsyncDisposable
                     await RespondAsync(context, 426, "text/plain; charset=utf-8", "expected a WebSocket upgrade\n"u8.ToArray()).ConfigureAwait(false);
                     break;
                 case "/healthz" when request.HttpMethod is "GET" or "HEAD":
-                    await RespondAsync(context, 200, "application/json", Health()).ConfigureAwait(false);
+                    // 503 while draining, so balancers that only read the status stop sending clients here.
+                    await RespondAsync(context, _stopping.IsCancellationRequested ? 503 : 200, "application/json", Health()).ConfigureAwait(false);
                     break;
                 case "/metrics" when request.HttpMethod is "GET":
                     await ServeMetricsAsync(context).ConfigureAwait(false);
@@ -278,11 +282,12 @@ public sealed class DaemonServer : IAsyncDisposable
         try
         {
             var ws = await context.AcceptWebSocketAsync(null, 4096, _settings.PingInterval).ConfigureAwait(false);
-            using var connection = new ClientConnection(id, ws.WebSocket, _settings, _parser, _upstream, _metrics, _budget);
+            using var connection = new ClientConnection(id, ws.WebSocket, _settings, _parser, _upstream, _metrics, _budget, _stopping.Token);
             _connections[id] = connection;
             try
             {
-                Log.Debug("conn={0} open from {1}", id, request.RemoteEndPoint);
+                // Behind nginx the peer is the proxy: name the client it forwarded for.
+                Log.Debug("conn={0} open from {1}", id, request.Headers["X-Forwarded-For"] ?? request.RemoteEndPoint?.ToString());
                 await connection.RunAsync().ConfigureAwait(false);
             }
             finally
