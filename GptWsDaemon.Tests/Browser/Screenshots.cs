@@ -6,27 +6,11 @@ public static class Screenshots
     /// <summary>Set to 1 to also copy the README screenshot to <c>docs/test-page.png</c>.</summary>
     public const string UpdateDocsVariable = "GPTWS_UPDATE_DOCS_SCREENSHOT";
 
-    public static string RepoRoot
-    {
-        get
-        {
-            for (var dir = new DirectoryInfo(TestContext.CurrentContext.TestDirectory); dir is not null; dir = dir.Parent)
-            {
-                if (File.Exists(Path.Combine(dir.FullName, "GptWsDaemon.sln")))
-                {
-                    return dir.FullName;
-                }
-            }
-
-            return TestContext.CurrentContext.WorkDirectory;
-        }
-    }
-
     public static string Folder
     {
         get
         {
-            var folder = Path.Combine(RepoRoot, "artifacts", "screenshots");
+            var folder = Path.Combine(Support.RepoRoot.Path, "artifacts", "screenshots");
             Directory.CreateDirectory(folder);
             return folder;
         }
@@ -49,7 +33,7 @@ public static class Screenshots
             return;
         }
 
-        var docs = Path.Combine(RepoRoot, "docs", "test-page.png");
+        var docs = Path.Combine(Support.RepoRoot.Path, "docs", "test-page.png");
         Directory.CreateDirectory(Path.GetDirectoryName(docs)!);
         File.Copy(path, docs, overwrite: true);
         TestContext.Out.WriteLine($"README screenshot updated: {docs}");

@@ -83,7 +83,7 @@ public sealed class SettingsLoaderTests
     [Test]
     public void Load_ConfigIniSample_YieldsExactlyTheDefaults()
     {
-        var sample = Path.Combine(RepositoryRoot(), "config.ini.sample");
+        var sample = Path.Combine(GptWsDaemon.Tests.Support.RepoRoot.Path, "config.ini.sample");
         var settings = SettingsLoader.Load(new CliOptions { Config = sample }, NoEnv, _dir);
 
         // "Every key below shows its default": loading the sample must change nothing.
@@ -95,7 +95,7 @@ public sealed class SettingsLoaderTests
     public void Load_ConfigIniSample_NamesEveryKnownKey()
     {
         // The sample documents every tunable: each of its keys loads, and so does the whole file (no unknown key).
-        var lines = File.ReadAllLines(Path.Combine(RepositoryRoot(), "config.ini.sample"));
+        var lines = File.ReadAllLines(Path.Combine(GptWsDaemon.Tests.Support.RepoRoot.Path, "config.ini.sample"));
         var keys = lines.Where(l => l.Contains('=', StringComparison.Ordinal) && !l.TrimStart().StartsWith(';')).Select(l => l.Split('=')[0].Trim()).ToList();
         Assert.That(keys, Is.SupersetOf(new[]
         {
@@ -507,18 +507,6 @@ public sealed class SettingsLoaderTests
         });
     }
 
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(TestContext.CurrentContext.TestDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "GptWsDaemon.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("GptWsDaemon.sln not found above " + TestContext.CurrentContext.TestDirectory);
-    }
 
     private void WriteIni(string text) => File.WriteAllText(Path.Combine(_dir, "config.ini"), text);
 }

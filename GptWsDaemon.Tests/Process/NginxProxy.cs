@@ -43,20 +43,6 @@ internal sealed partial class NginxProxy : IAsyncDisposable
     /// <summary><c>http://127.0.0.1:PORT/</c> through nginx.</summary>
     public Uri HttpUri => new($"http://127.0.0.1:{Port}/");
 
-    /// <summary>The directory holding GptWsDaemon.sln, found by walking up from the test assembly.</summary>
-    public static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "GptWsDaemon.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new AssertionException($"no GptWsDaemon.sln above {AppContext.BaseDirectory}");
-    }
-
     /// <summary>The nginx binary; fails (never skips) when there is none.</summary>
     public static string Binary()
     {

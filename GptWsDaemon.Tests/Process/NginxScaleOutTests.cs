@@ -180,7 +180,7 @@ public sealed class NginxScaleOutTests
     private static Task<NginxProxy> StartNginxAsync(DaemonProcess first, DaemonProcess second, CancellationToken ct)
     {
         int[] backends = [first.Port!.Value, second.Port!.Value];
-        var shipped = Path.Combine(NginxProxy.RepoRoot(), "deploy", "nginx.conf");
+        var shipped = Path.Combine(RepoRoot.Path, "deploy", "nginx.conf");
         return NginxProxy.StartAsync(shipped, backends, FreePortOtherThan(backends), ct);
     }
 

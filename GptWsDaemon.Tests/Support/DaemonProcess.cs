@@ -92,6 +92,10 @@ public sealed class DaemonProcess : IAsyncDisposable
     public static DaemonProcess Launch(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, string? ini = null) =>
         LaunchCore(args, environment, ini, null);
 
+    /// <summary>Starts the daemon the way the README says, <c>bash run.sh</c>, from a directory outside the checkout.</summary>
+    public static DaemonProcess LaunchRunScript(int port, IEnumerable<string> args) =>
+        LaunchCore(["--port", port.ToString(CultureInfo.InvariantCulture), .. args], null, null, port, ["bash", RepoRoot.Combine("run.sh")]);
+
     /// <summary>
     /// Starts the daemon on a free loopback port (<c>--port</c> is added) and waits until <c>/healthz</c> answers.
     /// A port taken by someone else between the probe and the bind means another port and another try.
@@ -290,11 +294,12 @@ public sealed class DaemonProcess : IAsyncDisposable
         }
     }
 
-    private static DaemonProcess LaunchCore(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment, string? ini, int? port)
+    private static DaemonProcess LaunchCore(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment, string? ini, int? port, string[]? command = null)
     {
         Assert.That(File.Exists(DaemonDll), Is.True, $"daemon not built next to the tests: {DaemonDll}");
+        command ??= [DotnetHost(), DaemonDll];
         var workDir = Directory.CreateTempSubdirectory("gptws-proc-").FullName;
-        var start = new ProcessStartInfo(DotnetHost())
+        var start = new ProcessStartInfo(command[0])
         {
             WorkingDirectory = workDir,
             UseShellExecute = false,
@@ -304,8 +309,7 @@ public sealed class DaemonProcess : IAsyncDisposable
             StandardOutputEncoding = Encoding.UTF8,
             StandardErrorEncoding = Encoding.UTF8,
         };
-        start.ArgumentList.Add(DaemonDll);
-        foreach (var a in args)
+        foreach (var a in command[1..].Concat(args))
         {
             start.ArgumentList.Add(a);
         }
