@@ -281,6 +281,7 @@ public sealed class DaemonServer : IAsyncDisposable
         var id = Interlocked.Increment(ref _nextConnectionId);
         try
         {
+            ListenerSocketTuning.TrySetNoDelay(context);
             var ws = await context.AcceptWebSocketAsync(null, 4096, _settings.PingInterval).ConfigureAwait(false);
             using var connection = new ClientConnection(id, ws.WebSocket, _settings, _parser, _upstream, _metrics, _budget, _stopping.Token);
             _connections[id] = connection;
