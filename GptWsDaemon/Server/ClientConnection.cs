@@ -43,7 +43,7 @@ public sealed class ClientConnection : IDisposable
         _upstream = upstream;
         _metrics = metrics;
         _budget = budget;
-        _writer = new ReplyWriter(socket, settings.SendQueueFrames);
+        _writer = new ReplyWriter(socket, settings.SendQueueFrames, _cts.Token);
     }
 
     /// <summary>Connection number, for logs.</summary>
@@ -77,7 +77,7 @@ public sealed class ClientConnection : IDisposable
     public async Task RunAsync()
     {
         _metrics.AddConnection(1);
-        var sendLoop = _writer.RunAsync(_cts.Token);
+        var sendLoop = _writer.Completion;
         var receiveLoop = ReceiveLoopAsync(_cts.Token);
         try
         {

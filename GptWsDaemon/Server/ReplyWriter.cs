@@ -1,83 +1,144 @@
 using System.Net.WebSockets;
-using System.Threading.Channels;
 using GptWsDaemon.Protocol;
 
 namespace GptWsDaemon.Server;
 
 /// <summary>
-/// The only caller of <see cref="WebSocket.SendAsync(ReadOnlyMemory{byte}, WebSocketMessageType, bool, CancellationToken)"/> on its socket:
-/// every stream of the connection queues frames here and one loop sends them in order (SPEC §9: one outstanding send).
-/// The queue is bounded; a client that lets it fill up is a slow reader and gets dropped, so memory never grows with it.
+/// The only caller of <see cref="WebSocket.SendAsync(ReadOnlyMemory{byte}, WebSocketMessageType, bool, CancellationToken)"/> on its
+/// socket (SPEC §9: one outstanding send). Streams queue frames; whoever finds the writer idle starts one pump that sends
+/// until the queue is empty — usually inline on the producer's thread, so a token costs no extra thread hop — and an idle
+/// connection holds no queue, no buffer and no waiting task. The queue is bounded: a client that lets it fill up is a slow
+/// reader and gets dropped, so memory never grows with it.
 /// </summary>
 public sealed class ReplyWriter
 {
-    private readonly Channel<OutgoingFrame> _queue;
     private readonly WebSocket _socket;
+    private readonly int _capacity;
+    private readonly CancellationToken _cancellationToken;
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Queue<OutgoingFrame>? _queue;
+    private bool _pumping;
+    private bool _completed;
+    private bool _failed;
 
-    /// <summary>Creates the writer for <paramref name="socket"/> with room for <paramref name="capacity"/> frames.</summary>
-    public ReplyWriter(WebSocket socket, int capacity)
+    /// <summary>Creates the writer for <paramref name="socket"/> with room for <paramref name="capacity"/> waiting frames.</summary>
+    public ReplyWriter(WebSocket socket, int capacity, CancellationToken cancellationToken)
     {
         _socket = socket;
-        _queue = Channel.CreateBounded<OutgoingFrame>(new BoundedChannelOptions(capacity)
-        {
-            SingleReader = true,
-            SingleWriter = false,
-            FullMode = BoundedChannelFullMode.Wait,
-            AllowSynchronousContinuations = false,
-        });
+        _capacity = capacity;
+        _cancellationToken = cancellationToken;
     }
 
     /// <summary>Set when a frame was refused because the queue was full.</summary>
     public bool Overflowed { get; private set; }
 
-    /// <summary>Frames waiting now.</summary>
-    public int Pending => _queue.Reader.Count;
+    /// <summary>Completes when, after <see cref="Complete"/>, every queued frame was sent; faults when a send failed.</summary>
+    public Task Completion => _completion.Task;
 
-    /// <summary>Queues a frame without waiting. False (and the frame released) when the queue is full or closed.</summary>
+    private Lock Sync => field ??= new Lock();
+
+    /// <summary>Queues a frame without waiting. False (and the frame released) when the queue is full, closed or broken.</summary>
     public bool TryEnqueue(OutgoingFrame frame)
     {
-        if (_queue.Writer.TryWrite(frame))
+        bool startPump;
+        lock (Sync)
         {
-            return true;
+            if (_completed || _failed || (_queue?.Count ?? 0) >= _capacity)
+            {
+                Overflowed |= !_completed && !_failed;
+                frame.Release();
+                return false;
+            }
+
+            (_queue ??= new Queue<OutgoingFrame>()).Enqueue(frame);
+            startPump = !_pumping;
+            _pumping = true;
         }
 
-        frame.Release();
-        Overflowed |= !_queue.Reader.Completion.IsCompleted;
-        return false;
+        if (startPump)
+        {
+            Observe(PumpAsync());
+        }
+
+        return true;
     }
 
-    /// <summary>No more frames: the send loop drains what is queued and returns.</summary>
-    public void Complete() => _queue.Writer.TryComplete();
-
-    /// <summary>Sends queued frames until <see cref="Complete"/> is called and the queue is empty, or the socket fails.</summary>
-    public async Task RunAsync(CancellationToken cancellationToken)
+    /// <summary>No more frames: <see cref="Completion"/> completes once what is queued has been sent.</summary>
+    public void Complete()
     {
-        var reader = _queue.Reader;
-        try
+        lock (Sync)
         {
-            while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            _completed = true;
+            if (_pumping)
             {
-                while (reader.TryRead(out var frame))
-                {
-                    try
-                    {
-                        await _socket.SendAsync(frame.Memory, WebSocketMessageType.Text, endOfMessage: true, cancellationToken).ConfigureAwait(false);
-                    }
-                    finally
-                    {
-                        frame.Release();
-                    }
-                }
+                return; // the pump completes it when it runs dry
             }
         }
-        finally
+
+        _completion.TrySetResult();
+    }
+
+    private async Task PumpAsync()
+    {
+        while (true)
         {
-            // Whatever could not be sent goes back to the pool.
-            _queue.Writer.TryComplete();
-            while (reader.TryRead(out var left))
+            OutgoingFrame frame;
+            lock (Sync)
             {
-                left.Release();
+                if (_queue is null || !_queue.TryDequeue(out frame))
+                {
+                    _pumping = false;
+                    _queue = null; // an idle connection keeps no queue
+                    if (_completed)
+                    {
+                        _completion.TrySetResult();
+                    }
+
+                    return;
+                }
             }
+
+            try
+            {
+                await _socket.SendAsync(frame.Memory, WebSocketMessageType.Text, endOfMessage: true, _cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                Fail(e);
+                return;
+            }
+            finally
+            {
+                frame.Release();
+            }
+        }
+    }
+
+    private void Fail(Exception e)
+    {
+        Queue<OutgoingFrame>? left;
+        lock (Sync)
+        {
+            _failed = true;
+            _pumping = false;
+            left = _queue;
+            _queue = null;
+        }
+
+        while (left is not null && left.TryDequeue(out var frame))
+        {
+            frame.Release();
+        }
+
+        _completion.TrySetException(e);
+    }
+
+    /// <summary>The pump never throws (failures go to <see cref="Completion"/>); this only keeps its task observed.</summary>
+    private static void Observe(Task pump)
+    {
+        if (!pump.IsCompleted)
+        {
+            pump.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
     }
 }
