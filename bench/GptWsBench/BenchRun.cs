@@ -94,6 +94,15 @@ public static class BenchRun
                     results.Add(result);
                     Log(Describe(result));
                 }
+
+                // The floor again after the gateways: the report subtracts the quieter of the two floor runs, so a burst
+                // of noise from other work on the machine during one floor run cannot make a gateway look free.
+                if (paths.Count > 1 && paths[0].Path.Name == "floor")
+                {
+                    var again = await runner.RunAsync(paths[0].Path, c, options.DelayAt(c), options.WarmupAt(c), options.WindowAt(c), null, options.PhaseLimit, cancellationToken).ConfigureAwait(false);
+                    results.Add(again with { Path = "floor (again)" });
+                    Log(Describe(again with { Path = "floor (again)" }));
+                }
             }
         }
         finally
@@ -179,6 +188,7 @@ public static class BenchRun
             return null;
         }
 
+        Log($"idle test: fresh daemon pid {fresh.Pid} on 127.0.0.1:{fresh.Port}");
         await using var path = new WsPath("idle", new Uri($"ws://127.0.0.1:{fresh.Port}/ws"), true);
         var result = await IdleTest.RunAsync(path, new ProcessProbe(fresh.Pid), options.Idle, TimeSpan.FromSeconds(120), cancellationToken).ConfigureAwait(false);
         Log($"idle: {result.Open}/{result.Requested} open ({result.Failed} failed{(result.FirstError is { } e ? ": " + e : string.Empty)}), "

@@ -28,7 +28,7 @@ public static class IdleTest
         {
             // Let the daemon settle: accept loops done, first pings not yet due (30 s).
             long held = 0;
-            for (var i = 0; i < 10; i++)
+            for (var i = 0; i < 20; i++)
             {
                 await Task.Delay(300, deadline.Token).ConfigureAwait(false);
                 held = Math.Max(held, probe.StatusKiB("VmRSS"));
