@@ -1,0 +1,116 @@
+using System.Globalization;
+
+namespace GptWsBench;
+
+/// <summary>Flags of <c>GptWsBench run</c> (bench/run.sh passes them; every one has a default that fits the 10-minute budget).</summary>
+public sealed class BenchOptions
+{
+    private readonly Dictionary<string, string> _daemonEnvironment = [];
+
+    /// <summary>GptWsDaemon.dll (Release build).</summary>
+    public string DaemonDll { get; private set; } = string.Empty;
+
+    /// <summary>Portkey's build/start-server.js, or null.</summary>
+    public string? PortkeyScript { get; private set; }
+
+    /// <summary>Preload that binds Portkey to 127.0.0.1.</summary>
+    public string? PortkeyPreload { get; private set; }
+
+    /// <summary>Why the peer cannot run (set by run.sh when the install failed).</summary>
+    public string? PeerUnavailable { get; private set; }
+
+    /// <summary>Where latest.md and the gateway logs go.</summary>
+    public string OutDir { get; private set; } = "results";
+
+    /// <summary>Tokens per stream.</summary>
+    public int Tokens { get; private set; } = 50;
+
+    /// <summary>Delay between tokens below 1,000 streams.</summary>
+    public int DelayMs { get; private set; } = 10;
+
+    /// <summary>Delay between tokens at 1,000 streams and more.</summary>
+    public int DelayMsAt1000 { get; private set; } = 50;
+
+    /// <summary>Concurrency levels.</summary>
+    public IReadOnlyList<int> Concurrency { get; private set; } = [1, 100, 1000];
+
+    /// <summary>Measured window per concurrency, in seconds: recorded streams are those that start inside it.</summary>
+    public IReadOnlyDictionary<int, double> Window { get; private set; } = new Dictionary<int, double> { [1] = 20, [100] = 5, [1000] = 7.5 };
+
+    /// <summary>Idle connections held in the idle test (0 skips it).</summary>
+    public int Idle { get; private set; } = 10000;
+
+    /// <summary>Time limit of one phase.</summary>
+    public TimeSpan PhaseLimit { get; private set; } = TimeSpan.FromSeconds(90);
+
+    /// <summary>Extra environment for the daemon processes (diagnostics: e.g. LD_PRELOAD of bench/diag's shim); empty for the real run.</summary>
+    public IReadOnlyDictionary<string, string> DaemonEnvironment => _daemonEnvironment;
+
+    /// <summary>Paths to run (floor, origin, sentence, peer); all by default. Without the floor nothing "added" can be computed.</summary>
+    public IReadOnlySet<string> Paths { get; private set; } = new HashSet<string> { "floor", "origin", "sentence", "peer" };
+
+    /// <summary>Machine description for the report.</summary>
+    public string? Machine { get; private set; }
+
+    /// <summary>Delay between tokens at concurrency <paramref name="c"/>.</summary>
+    public TimeSpan DelayAt(int c) => TimeSpan.FromMilliseconds(c >= 1000 ? DelayMsAt1000 : DelayMs);
+
+    /// <summary>One stream's length at concurrency <paramref name="c"/>.</summary>
+    public TimeSpan StreamLengthAt(int c) => DelayAt(c) * Tokens;
+
+    /// <summary>The measured window at concurrency <paramref name="c"/> (default: 3 stream lengths).</summary>
+    public TimeSpan WindowAt(int c) => Window.TryGetValue(c, out var s) ? TimeSpan.FromSeconds(s) : StreamLengthAt(c) * 3;
+
+    /// <summary>Unrecorded warm-up before the window: the ramp (one stream length when C &gt; 1) plus one stream length at full concurrency.</summary>
+    public TimeSpan WarmupAt(int c) => StreamLengthAt(c) * (c > 1 ? 2 : 1);
+
+    /// <summary>Parses <c>--name value</c> pairs.</summary>
+    /// <exception cref="ArgumentException">An unknown flag or a bad value.</exception>
+    public static BenchOptions Parse(IReadOnlyList<string> args)
+    {
+        var o = new BenchOptions();
+        for (var i = 0; i < args.Count; i++)
+        {
+            var name = args[i];
+            string Value() => i + 1 < args.Count ? args[++i] : throw new ArgumentException($"{name} needs a value");
+            switch (name)
+            {
+                case "--daemon-dll": o.DaemonDll = Value(); break;
+                case "--portkey": o.PortkeyScript = Value(); break;
+                case "--portkey-preload": o.PortkeyPreload = Value(); break;
+                case "--peer-unavailable": o.PeerUnavailable = Value(); break;
+                case "--out": o.OutDir = Value(); break;
+                case "--tokens": o.Tokens = Int(Value()); break;
+                case "--delay-ms": o.DelayMs = Int(Value()); break;
+                case "--delay-ms-at-1000": o.DelayMsAt1000 = Int(Value()); break;
+                case "--concurrency": o.Concurrency = [.. Value().Split(',').Select(Int)]; break;
+                case "--window-s": o.Window = Map(Value()); break;
+                case "--idle": o.Idle = Int(Value()); break;
+                case "--phase-limit-s": o.PhaseLimit = TimeSpan.FromSeconds(Int(Value())); break;
+                case "--machine": o.Machine = Value(); break;
+                case "--paths": o.Paths = Value().Split(',').ToHashSet(StringComparer.Ordinal); break;
+                case "--daemon-env":
+                    var pair = Value().Split('=', 2);
+                    o._daemonEnvironment[pair[0]] = pair.Length > 1 ? pair[1] : string.Empty;
+                    break;
+                default: throw new ArgumentException("unknown flag " + name);
+            }
+        }
+
+        o.OutDir = Path.GetFullPath(o.OutDir);
+        o.DaemonDll = o.DaemonDll.Length == 0 ? o.DaemonDll : Path.GetFullPath(o.DaemonDll);
+        o.PortkeyScript = o.PortkeyScript is null ? null : Path.GetFullPath(o.PortkeyScript);
+        o.PortkeyPreload = o.PortkeyPreload is null ? null : Path.GetFullPath(o.PortkeyPreload);
+        if (o.DaemonDll.Length == 0 || !File.Exists(o.DaemonDll))
+        {
+            throw new ArgumentException("--daemon-dll must name the built GptWsDaemon.dll");
+        }
+
+        return o;
+    }
+
+    private static int Int(string s) => int.Parse(s, NumberStyles.Integer, CultureInfo.InvariantCulture);
+
+    private static Dictionary<int, double> Map(string s) =>
+        s.Split(',').Select(p => p.Split(':')).ToDictionary(p => Int(p[0]), p => double.Parse(p[1], CultureInfo.InvariantCulture));
+}

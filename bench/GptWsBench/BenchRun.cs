@@ -1,0 +1,212 @@
+using System.Diagnostics;
+using System.Globalization;
+using GptWsBench.Gateways;
+using GptWsBench.Load;
+using GptWsBench.Measure;
+using GptWsBench.Reporting;
+using GptWsBench.Upstream;
+
+namespace GptWsBench;
+
+/// <summary>
+/// The whole benchmark in one process: the fake upstream, the daemon and Portkey as child processes pointed at it,
+/// every path × concurrency cell, the idle test on a fresh daemon, then the report.
+/// </summary>
+public static class BenchRun
+{
+    private const string ApiKey = "sk-bench-not-a-real-key";
+
+    /// <summary>Runs everything; returns the process exit code.</summary>
+    public static async Task<int> RunAsync(BenchOptions options, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        Directory.CreateDirectory(options.OutDir);
+        var script = new TokenScript(options.Tokens);
+        await using var upstream = new FakeUpstream(new UpstreamPlan(script, options.DelayAt(1), 0));
+        Log($"fake upstream on {upstream.BaseUrl}: {options.Tokens} tokens, {options.DelayMs} ms apart ({options.DelayMsAt1000} ms at 1,000 streams)");
+
+        var ini = Path.Combine(options.OutDir, "daemon.ini");
+        await File.WriteAllTextAsync(
+            ini,
+            "[limits]\nmax_connections = 20000\nmax_streams = 5000\nstreams_per_connection = 8\n[openai]\nmax_retries = 0\n",
+            cancellationToken).ConfigureAwait(false);
+
+        using var daemon = StartDaemon(options, upstream, ini, "daemon.log");
+        var daemonProblem = await daemon.WaitReadyAsync("/healthz", TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+        if (daemonProblem is not null)
+        {
+            Log("daemon did not start: " + daemonProblem);
+            return 1;
+        }
+
+        Log($"daemon pid {daemon.Pid} on 127.0.0.1:{daemon.Port}");
+        var (peer, peerProblem) = await StartPeerAsync(options, cancellationToken).ConfigureAwait(false);
+        using var peerOwner = peer;
+        Log(peer is null ? "peer: n/a — " + peerProblem : $"peer (Portkey) pid {peer.Pid} on 127.0.0.1:{peer.Port}");
+
+        var wsUrl = new Uri($"ws://127.0.0.1:{daemon.Port}/ws");
+        var daemonProbe = new ProcessProbe(daemon.Pid);
+        var peerProbe = peer is null ? null : new ProcessProbe(peer.Pid);
+        var paths = new List<(IStreamPath Path, ProcessProbe? Probe)>
+        {
+            (new SsePath("floor", upstream.BaseUrl), null),
+            (new WsPath("daemon origin", wsUrl, originStream: true), daemonProbe),
+            (new WsPath("daemon sentence", wsUrl, originStream: false), daemonProbe),
+        };
+        if (peer is not null)
+        {
+            paths.Add((new SsePath(
+                "peer (Portkey)",
+                $"http://127.0.0.1:{peer.Port}/v1",
+                new KeyValuePair<string, string>("x-portkey-provider", "openai"),
+                new KeyValuePair<string, string>("x-portkey-custom-host", upstream.BaseUrl)), peerProbe));
+        }
+
+        paths.RemoveAll(p => !options.Paths.Contains(p.Path.Name switch
+        {
+            "floor" => "floor",
+            "daemon origin" => "origin",
+            "daemon sentence" => "sentence",
+            _ => "peer",
+        }));
+        var runner = new CellRunner(upstream, script);
+        var results = new List<CellResult>();
+        try
+        {
+            // JIT and connection-pool warm-up of every path, unrecorded: short delays so it costs seconds.
+            foreach (var (path, _) in paths)
+            {
+                var w = await runner.RunAsync(path, 32, TimeSpan.FromMilliseconds(2), TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1), null, options.PhaseLimit, cancellationToken).ConfigureAwait(false);
+                Log($"warm-up {path.Name}: {w.Stats.Completed}/{w.Stats.Streams} ok" + (w.Stats.FirstError is { } e ? " — " + e : string.Empty));
+            }
+
+            foreach (var c in options.Concurrency)
+            {
+                foreach (var (path, probe) in paths)
+                {
+                    if (probe is not null && !IsAlive(probe))
+                    {
+                        Log($"{path.Name}: gateway process is gone, skipping");
+                        continue;
+                    }
+
+                    var result = await runner.RunAsync(path, c, options.DelayAt(c), options.WarmupAt(c), options.WindowAt(c), probe, options.PhaseLimit, cancellationToken).ConfigureAwait(false);
+                    results.Add(result);
+                    Log(Describe(result));
+                }
+
+                // The floor again after the gateways: the report subtracts the quieter of the two floor runs, so a burst
+                // of noise from other work on the machine during one floor run cannot make a gateway look free.
+                if (paths.Count > 1 && paths[0].Path.Name == "floor")
+                {
+                    var again = await runner.RunAsync(paths[0].Path, c, options.DelayAt(c), options.WarmupAt(c), options.WindowAt(c), null, options.PhaseLimit, cancellationToken).ConfigureAwait(false);
+                    results.Add(again with { Path = "floor (again)" });
+                    Log(Describe(again with { Path = "floor (again)" }));
+                }
+            }
+        }
+        finally
+        {
+            foreach (var (path, _) in paths)
+            {
+                await path.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+
+        var idle = options.Idle > 0 ? await RunIdleAsync(options, upstream, ini, cancellationToken).ConfigureAwait(false) : null;
+        var report = new Report(options, results, idle, peerProblem, clock.Elapsed);
+        var markdown = report.ToMarkdown();
+        await File.WriteAllTextAsync(Path.Combine(options.OutDir, "latest.md"), markdown, cancellationToken).ConfigureAwait(false);
+        Console.Out.Write(report.ToConsole());
+        Console.Out.WriteLine(report.Headline());
+        return 0;
+    }
+
+    private static GatewayProcess StartDaemon(BenchOptions options, FakeUpstream upstream, string ini, string logName)
+    {
+        var port = GatewayProcess.FreePort();
+        return GatewayProcess.Start(
+            "dotnet",
+            [options.DaemonDll, "--port", port.ToString(CultureInfo.InvariantCulture), "--api-key", ApiKey, "--base-url", upstream.BaseUrl, "--log-level", "Warn", "--config", ini],
+            port,
+            Path.Combine(options.OutDir, logName),
+            new Dictionary<string, string>(options.DaemonEnvironment),
+            options.OutDir);
+    }
+
+    private static async Task<(GatewayProcess? Peer, string? Problem)> StartPeerAsync(BenchOptions options, CancellationToken cancellationToken)
+    {
+        if (options.PeerUnavailable is { } reason)
+        {
+            return (null, reason);
+        }
+
+        if (options.PortkeyScript is null || !File.Exists(options.PortkeyScript))
+        {
+            return (null, "Portkey not installed (no --portkey start-server.js)");
+        }
+
+        var port = GatewayProcess.FreePort();
+        var args = new List<string>();
+        if (options.PortkeyPreload is { } preload)
+        {
+            args.AddRange(["--import", new Uri(Path.GetFullPath(preload)).AbsoluteUri]);
+        }
+
+        args.AddRange([options.PortkeyScript, "--port=" + port.ToString(CultureInfo.InvariantCulture), "--headless"]);
+        GatewayProcess? peer = null;
+        try
+        {
+            peer = GatewayProcess.Start("node", args, port, Path.Combine(options.OutDir, "portkey.log"), new Dictionary<string, string> { ["NODE_ENV"] = "production" });
+            var problem = await peer.WaitReadyAsync("/", TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+            if (problem is null)
+            {
+                var owned = peer;
+                peer = null;
+                return (owned, null);
+            }
+
+            return (null, "Portkey did not start: " + problem);
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            return (null, "cannot run node: " + e.Message);
+        }
+        finally
+        {
+            peer?.Dispose();
+        }
+    }
+
+    private static async Task<IdleResult?> RunIdleAsync(BenchOptions options, FakeUpstream upstream, string ini, CancellationToken cancellationToken)
+    {
+        using var fresh = StartDaemon(options, upstream, ini, "daemon-idle.log");
+        var problem = await fresh.WaitReadyAsync("/healthz", TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+        if (problem is not null)
+        {
+            Log("idle test: daemon did not start: " + problem);
+            return null;
+        }
+
+        Log($"idle test: fresh daemon pid {fresh.Pid} on 127.0.0.1:{fresh.Port}");
+        await using var path = new WsPath("idle", new Uri($"ws://127.0.0.1:{fresh.Port}/ws"), true);
+        var result = await IdleTest.RunAsync(path, new ProcessProbe(fresh.Pid), options.Idle, TimeSpan.FromSeconds(120), cancellationToken).ConfigureAwait(false);
+        Log($"idle: {result.Open}/{result.Requested} open ({result.Failed} failed{(result.FirstError is { } e ? ": " + e : string.Empty)}), "
+            + $"RSS {result.BaselineKiB / 1024.0:F1} → {result.HeldKiB / 1024.0:F1} MiB, {result.KiBPerConnection:F1} KiB/conn, pings {result.PingsAnswered}/100, connect {result.ConnectTime.TotalSeconds:F1} s");
+        return result;
+    }
+
+    private static bool IsAlive(ProcessProbe probe) => File.Exists($"/proc/{probe.Pid}/stat");
+
+    private static string Describe(CellResult r)
+    {
+        var s = r.Stats;
+        return string.Create(
+            CultureInfo.InvariantCulture,
+            $"C={r.Concurrency,-4} {r.Path,-16} ok {s.Completed}/{s.Streams} TTFT p50 {s.Ttft.At(50):F2} p99 {s.Ttft.At(99):F2} ms, lat p99 {s.Latency.At(99):F2} ms, gap+ p99 {s.Stretch.At(99):F2} ms, "
+            + $"lost {s.LostTokens} reord {s.Reordered}, cpu/tok {(r.CpuPerToken is { } cpu ? cpu.ToString("F1", CultureInfo.InvariantCulture) : "-")} µs (bench {r.BenchCpuPerToken:F1}), "
+            + $"{r.Elapsed.TotalSeconds:F1} s{(r.TimedOut ? " TIMED OUT" : string.Empty)}{(s.FirstError is { } e ? " — " + e : string.Empty)}");
+    }
+
+    private static void Log(string line) => Console.Error.WriteLine("[bench] " + line);
+}

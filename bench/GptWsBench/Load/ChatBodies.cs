@@ -1,0 +1,15 @@
+using System.Text;
+
+namespace GptWsBench.Load;
+
+/// <summary>The request bodies; the user message carries the stream id (<c>bench#17#</c>) for the fake upstream.</summary>
+public static class ChatBodies
+{
+    /// <summary>An OpenAI chat request, as the daemon itself would send it (stream + include_usage).</summary>
+    public static byte[] OpenAi(int id) => Encoding.UTF8.GetBytes(
+        $"{{\"model\":\"gpt-3.5-turbo\",\"messages\":[{{\"role\":\"user\",\"content\":\"bench#{id}# hi\"}}],\"stream\":true,\"stream_options\":{{\"include_usage\":true}}}}");
+
+    /// <summary>A GptWsDaemon request frame.</summary>
+    public static byte[] Daemon(int id, bool originStream) => Encoding.UTF8.GetBytes(
+        $"{{\"seq\":\"s{id}\",\"data\":{{\"messages\":[{{\"role\":\"user\",\"content\":\"bench#{id}# hi\"}}],\"model\":\"gpt-3.5-turbo\",\"origin_stream\":{(originStream ? "true" : "false")}}}}}");
+}
