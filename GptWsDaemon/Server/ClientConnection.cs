@@ -43,7 +43,7 @@ public sealed class ClientConnection : IDisposable
         _upstream = upstream;
         _metrics = metrics;
         _budget = budget;
-        _writer = new ReplyWriter(socket, settings.SendQueueFrames, _cts.Token);
+        _writer = new ReplyWriter(socket, settings.SendQueueFrames);
     }
 
     /// <summary>Connection number, for logs.</summary>

@@ -14,7 +14,6 @@ public sealed class ReplyWriter
 {
     private readonly WebSocket _socket;
     private readonly int _capacity;
-    private readonly CancellationToken _cancellationToken;
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Queue<OutgoingFrame>? _queue;
     private bool _pumping;
@@ -22,11 +21,10 @@ public sealed class ReplyWriter
     private bool _failed;
 
     /// <summary>Creates the writer for <paramref name="socket"/> with room for <paramref name="capacity"/> waiting frames.</summary>
-    public ReplyWriter(WebSocket socket, int capacity, CancellationToken cancellationToken)
+    public ReplyWriter(WebSocket socket, int capacity)
     {
         _socket = socket;
         _capacity = capacity;
-        _cancellationToken = cancellationToken;
     }
 
     /// <summary>Set when a frame was refused because the queue was full.</summary>
@@ -100,7 +98,9 @@ public sealed class ReplyWriter
 
             try
             {
-                await _socket.SendAsync(frame.Memory, WebSocketMessageType.Text, endOfMessage: true, _cancellationToken).ConfigureAwait(false);
+                // No token on purpose: with a cancellable one ManagedWebSocket leaves its synchronous fast path for an
+                // async fallback with a registration per frame. A dropped connection aborts the socket, which ends the send.
+                await _socket.SendAsync(frame.Memory, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None).ConfigureAwait(false);
             }
             catch (Exception e)
             {
