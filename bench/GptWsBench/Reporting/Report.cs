@@ -85,7 +85,13 @@ public sealed class Report
         var ttft = string.Join("/", cs.Select(c => Ratio(AddedTtft(Get(Origin, c), c, 50), AddedTtft(Get(Peer, c), c, 50))));
         var cpu = string.Join("/", cs.Select(c => Ratio(Get(Origin, c)?.CpuPerToken, Get(Peer, c)?.CpuPerToken)));
         var cpuS = string.Join("/", cs.Select(c => Ratio(Get(Sentence, c)?.CpuPerToken, Get(Peer, c)?.CpuPerToken)));
-        var vsFloor = string.Join("/", cs.Select(c => Ratio(Get(Origin, c)?.Stats.Ttft.At(50), FloorFigure(c, f => f.Stats.Ttft.At(50)))));
+        // What a user sees against the floor: (floor TTFT + added TTFT) ÷ floor TTFT, with the jitter-free added figure.
+        var vsFloor = string.Join("/", cs.Select(c =>
+        {
+            var floor = FloorFigure(c, f => f.Stats.Ttft.At(50));
+            var added = AddedTtft(Get(Origin, c), c, 50);
+            return Ratio(floor + added, floor);
+        }));
         var met = _targets.Count(t => t.Met == true);
         var judged = _targets.Count(t => t.Met is not null);
         var idle = _idle is null ? "idle n/a" : Inv($"idle {_idle.Open:N0} conns {_idle.HeldKiB / 1024.0:F0} MiB ({_idle.KiBPerConnection:F1} KiB/conn)");
