@@ -13,10 +13,11 @@ public sealed class PhaseStats
 {
     private readonly CellRecorder _recorder;
 
-    private PhaseStats(CellRecorder recorder, Percentiles ttft, Percentiles latency, Percentiles stretch)
+    private PhaseStats(CellRecorder recorder, Percentiles ttft, Percentiles overhead, Percentiles latency, Percentiles stretch)
     {
         _recorder = recorder;
         Ttft = ttft;
+        TtftOverhead = overhead;
         Latency = latency;
         Stretch = stretch;
     }
@@ -48,14 +49,17 @@ public sealed class PhaseStats
     /// <summary>TTFT in ms.</summary>
     public Percentiles Ttft { get; }
 
+    /// <summary>
+    /// TTFT minus the upstream's own think time, in ms: (request sent → first content frame) − (upstream read the request →
+    /// upstream wrote the token that completed that frame). What is left is the path's cost: request out, first frame back.
+    /// </summary>
+    public Percentiles TtftOverhead { get; }
+
     /// <summary>Frame latency in ms.</summary>
     public Percentiles Latency { get; }
 
     /// <summary>Gap stretch in ms.</summary>
     public Percentiles Stretch { get; }
-
-    /// <summary>The token most streams' first frame ended with (0 in origin mode; the first clause's last token in sentence mode).</summary>
-    public int FirstFrameToken { get; private init; }
 
     private static long TokensInside(CellRecorder recorder, int s, long windowStart, long windowEnd)
     {
@@ -77,44 +81,18 @@ public sealed class PhaseStats
         return tokens;
     }
 
-    /// <summary>Time from request to the frame that completed token <paramref name="token"/>, in ms, over all streams.</summary>
-    public Percentiles TimeToToken(int token)
-    {
-        var ms = 1000.0 / Stopwatch.Frequency;
-        var samples = new List<double>(_recorder.Streams);
-        for (var s = 0; s < _recorder.StreamsUsed; s++)
-        {
-            if (!_recorder.Recorded[s])
-            {
-                continue;
-            }
-
-            var baseIndex = (long)s * _recorder.FramesPerStream;
-            for (var k = 0; k < _recorder.Frames[s]; k++)
-            {
-                if (_recorder.FrameToken[baseIndex + k] >= token)
-                {
-                    samples.Add((_recorder.FrameAt[baseIndex + k] - _recorder.StartedAt[s]) * ms);
-                    break;
-                }
-            }
-        }
-
-        return new Percentiles(samples);
-    }
-
     /// <summary>Computes the figures of one phase.</summary>
     public static PhaseStats Compute(CellRecorder recorder, UpstreamPlan plan, long windowStart, long windowEnd)
     {
         var script = recorder.Script;
         var ttft = new List<double>(recorder.Streams);
+        var overhead = new List<double>(recorder.Streams);
         var latency = new List<double>(recorder.Streams * script.Count);
         var stretch = new List<double>(recorder.Streams * script.Count);
         var ms = 1000.0 / Stopwatch.Frequency;
         int completed = 0, failed = 0;
         long lost = 0, reordered = 0, tokens = 0, frames = 0;
         string? firstError = null;
-        var firstTokens = new Dictionary<int, int>();
         var streams = 0;
         for (var s = 0; s < recorder.StreamsUsed; s++)
         {
@@ -149,7 +127,13 @@ public sealed class PhaseStats
             if (n > 0)
             {
                 var first = recorder.FrameToken[baseIndex];
-                firstTokens[first] = firstTokens.GetValueOrDefault(first) + 1;
+                var requestAt = plan.RequestAt[s];
+                var firstSent = plan.Sent(s, first);
+                if (requestAt != 0 && firstSent != 0 && recorder.StartedAt[s] != 0)
+                {
+                    // The first frame arrives at FrameAt[0]; FirstAt can be earlier only for a frame that failed the text check.
+                    overhead.Add(((recorder.FrameAt[baseIndex] - recorder.StartedAt[s]) - (firstSent - requestAt)) * ms);
+                }
             }
 
             long previousAt = 0, previousSent = 0;
@@ -173,7 +157,7 @@ public sealed class PhaseStats
             }
         }
 
-        return new PhaseStats(recorder, new Percentiles(ttft), new Percentiles(latency), new Percentiles(stretch))
+        return new PhaseStats(recorder, new Percentiles(ttft), new Percentiles(overhead), new Percentiles(latency), new Percentiles(stretch))
         {
             Streams = streams,
             Completed = completed,
@@ -183,7 +167,6 @@ public sealed class PhaseStats
             Reordered = reordered,
             TokensRelayed = tokens,
             Frames = frames,
-            FirstFrameToken = firstTokens.Count == 0 ? 0 : firstTokens.MaxBy(p => p.Value).Key,
         };
     }
 }

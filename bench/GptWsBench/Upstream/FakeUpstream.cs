@@ -183,6 +183,11 @@ public sealed class FakeUpstream : IAsyncDisposable
         var script = plan.Script;
         var record = id >= 0 && id < plan.Streams;
         var slot = record ? (long)id * script.Count : 0;
+        if (record)
+        {
+            plan.RequestAt[id] = Stopwatch.GetTimestamp();
+        }
+
         Interlocked.Increment(ref _streamsStarted);
         await SendAllAsync(socket, script.Head, cancellationToken).ConfigureAwait(false);
         using (var timer = new PeriodicTimer(plan.Delay))

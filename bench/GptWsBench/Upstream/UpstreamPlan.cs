@@ -13,6 +13,7 @@ public sealed class UpstreamPlan
         Delay = delay;
         Streams = streams;
         SentAt = new long[(long)streams * script.Count];
+        RequestAt = new long[streams];
     }
 
     /// <summary>The answer.</summary>
@@ -26,6 +27,9 @@ public sealed class UpstreamPlan
 
     /// <summary>Write time of token i of stream s at [s × N + i]; 0 when it was never written.</summary>
     public long[] SentAt { get; }
+
+    /// <summary>When the upstream had read stream s's whole request, at [s]; 0 when it never came.</summary>
+    public long[] RequestAt { get; }
 
     /// <summary>The write time of token <paramref name="token"/> of stream <paramref name="stream"/>.</summary>
     public long Sent(int stream, int token) => SentAt[((long)stream * Script.Count) + token];
