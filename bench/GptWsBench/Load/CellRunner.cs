@@ -162,7 +162,7 @@ public sealed class CellRunner
         timedOut |= deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested;
         var window0 = await probes.ConfigureAwait(false);
         recorder.StreamsUsed = Math.Min(capacity, next + 1);
-        var stats = PhaseStats.Compute(recorder, plan, windowStart, windowEnd);
+        var stats = PhaseStats.Compute(recorder, plan, windowStart, windowEnd, path.ReleaseLookahead);
         return new CellResult(path.Name, workers.Length, delay, stats, window0.GatewayCpu, window0.PeakKiB, Stopwatch.GetElapsedTime(started), timedOut)
         {
             BenchCpuMicroseconds = window0.BenchCpu,

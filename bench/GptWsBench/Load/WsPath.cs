@@ -36,6 +36,9 @@ public sealed class WsPath : IStreamPath
     public bool OriginStream { get; }
 
     /// <inheritdoc/>
+    public int ReleaseLookahead => OriginStream ? 0 : 1;
+
+    /// <inheritdoc/>
     public async Task<IStreamWorker> OpenWorkerAsync(CancellationToken cancellationToken) =>
         new WsWorker(await ConnectAsync(cancellationToken).ConfigureAwait(false), OriginStream);
 

@@ -82,9 +82,12 @@ public sealed class PhaseStats
     }
 
     /// <summary>Computes the figures of one phase.</summary>
-    public static PhaseStats Compute(CellRecorder recorder, UpstreamPlan plan, long windowStart, long windowEnd)
+    public static PhaseStats Compute(CellRecorder recorder, UpstreamPlan plan, long windowStart, long windowEnd, int releaseLookahead = 0)
     {
         var script = recorder.Script;
+        // The upstream wrote the token that let the gateway send a frame: its last token, or the one after it for a
+        // path that needs lookahead (the stream's last frame is released by the stream's end, right after its last token).
+        long Released(int s, int token) => plan.Sent(s, Math.Min(token + releaseLookahead, script.Count - 1));
         var ttft = new List<double>(recorder.Streams);
         var overhead = new List<double>(recorder.Streams);
         var latency = new List<double>(recorder.Streams * script.Count);
@@ -128,7 +131,7 @@ public sealed class PhaseStats
             {
                 var first = recorder.FrameToken[baseIndex];
                 var requestAt = plan.RequestAt[s];
-                var firstSent = plan.Sent(s, first);
+                var firstSent = Released(s, first);
                 if (requestAt != 0 && firstSent != 0 && recorder.StartedAt[s] != 0)
                 {
                     // The first frame arrives at FrameAt[0]; FirstAt can be earlier only for a frame that failed the text check.
@@ -140,7 +143,7 @@ public sealed class PhaseStats
             for (var k = 0; k < n; k++)
             {
                 var at = recorder.FrameAt[baseIndex + k];
-                var sent = plan.Sent(s, recorder.FrameToken[baseIndex + k]);
+                var sent = Released(s, recorder.FrameToken[baseIndex + k]);
                 if (sent == 0)
                 {
                     continue;
