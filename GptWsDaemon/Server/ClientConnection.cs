@@ -28,8 +28,8 @@ public sealed class ClientConnection : IDisposable
     private readonly Dictionary<string, StreamSession> _streams = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
     private long _lastActivity = Stopwatch.GetTimestamp();
-    private volatile bool _draining;
-    private volatile string? _closeReason;
+    private string? _closeReason;
+    private Task _closing = Task.CompletedTask;
     private WebSocketCloseStatus _closeStatus = WebSocketCloseStatus.NormalClosure;
 
     /// <summary>Creates the connection around an accepted socket.</summary>
@@ -121,18 +121,15 @@ public sealed class ClientConnection : IDisposable
         finally
         {
             _socket.Abort();
+            await _closing.ConfigureAwait(false); // never throws; by now the streams it waited for are gone
             _metrics.AddConnection(-1);
             Log.Debug("conn={0} closed ({1})", Id, _closeReason ?? "client left");
         }
     }
 
-    /// <summary>Stops taking new requests; running streams go on (SPEC §7 shutdown grace).</summary>
-    public void BeginDrain() => _draining = true;
-
     /// <summary>Cancels every stream with a final <c>cancelled</c> frame and closes with 1001 once they ended.</summary>
     public void Shutdown()
     {
-        _draining = true;
         CancelStreams(StreamEndReason.Shutdown);
         RequestClose(WebSocketCloseStatus.EndpointUnavailable, "server shutting down");
     }
@@ -140,14 +137,14 @@ public sealed class ClientConnection : IDisposable
     /// <summary>Closes the connection (idle timeout, shutdown) after the streams are done.</summary>
     public void RequestClose(WebSocketCloseStatus status, string reason)
     {
-        if (_closeReason is not null)
+        // The idle sweeper and shutdown may both ask: the first one wins.
+        if (Interlocked.CompareExchange(ref _closeReason, reason, null) is not null)
         {
             return;
         }
 
         _closeStatus = status;
-        _closeReason = reason;
-        _ = ClosingHandshakeAsync();
+        _closing = ClosingHandshakeAsync();
     }
 
     /// <inheritdoc/>
@@ -362,7 +359,7 @@ public sealed class ClientConnection : IDisposable
         StreamSession? session = null;
         lock (_lock)
         {
-            if (_draining || _serverStopping.IsCancellationRequested)
+            if (_serverStopping.IsCancellationRequested)
             {
                 refusal = (ErrorCodes.AtCapacity, "daemon is shutting down; no new streams");
             }

@@ -89,10 +89,6 @@ public sealed class DaemonServer : IAsyncDisposable
         // Connections read this token before starting a stream: from here on every new request is refused with 1006.
         _stopping.Cancel();
         Log.Info("shutting down: {0} connections, {1} streams; grace {2:0} s", Connections, Streams, grace.TotalSeconds);
-        foreach (var c in _connections.Values)
-        {
-            c.BeginDrain();
-        }
 
         var deadline = DateTime.UtcNow + grace;
         while (_budget.Used > 0 && DateTime.UtcNow < deadline)
