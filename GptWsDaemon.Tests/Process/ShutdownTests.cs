@@ -16,6 +16,26 @@ public sealed class ShutdownTests
     private const string Question = "关机的时候会发生什么？";
 
     [Test, CancelAfter(60000)]
+    public async Task SecondSignal_DuringTheGrace_ExitsAtOnce(CancellationToken ct)
+    {
+        // A 60 s grace and a 30 s stream: only the second signal can end the process quickly.
+        await using var daemon = await DaemonProcess.StartAsync([], ct, ini: "[openai]\ndemo_token_delay_ms = 200\n[server]\nshutdown_grace_seconds = 60\n");
+        using var client = await WsTestClient.ConnectAsync(daemon.WsUri, ct);
+        await client.SendAsync(DemoChat.Frame("long-1", Question), ct);
+        await client.ReceiveAsync(ct);
+
+        await daemon.SignalAsync("TERM", ct);
+        await daemon.WaitForStdoutAsync("draining", TimeSpan.FromSeconds(10), ct);
+        var clock = Stopwatch.StartNew();
+        await daemon.SignalAsync("INT", ct);
+        var exitCode = await daemon.WaitForExitAsync(TimeSpan.FromSeconds(10), ct);
+
+        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(5)), "the second signal did not cut the 60 s grace short");
+        Assert.That(exitCode, Is.Zero, daemon.Describe());
+        Assert.That(daemon.Stdout, Does.Contain("second signal"));
+    }
+
+    [Test, CancelAfter(60000)]
     public async Task Sigterm_StreamOutlastsGrace_FinalCancelledThenClose1001AndExitZero(CancellationToken ct)
     {
         // About 150 tokens at 200 ms: the stream needs ~30 s, the grace is 1 s.
