@@ -7,7 +7,7 @@ namespace GptWsDaemon.Server;
 /// The only caller of <see cref="WebSocket.SendAsync(ReadOnlyMemory{byte}, WebSocketMessageType, bool, CancellationToken)"/> on its
 /// socket (SPEC §9: one outstanding send). Streams queue frames; whoever finds the writer idle starts one pump that sends
 /// until the queue is empty — usually inline on the producer's thread, so a token costs no extra thread hop — and an idle
-/// connection holds no queue, no buffer and no waiting task. The queue is bounded: a client that lets it fill up is a slow
+/// connection holds no buffer and no waiting task (and no queue until it first sends). The queue is bounded: a client that lets it fill up is a slow
 /// reader and gets dropped, so memory never grows with it.
 /// </summary>
 public sealed class ReplyWriter
@@ -85,8 +85,8 @@ public sealed class ReplyWriter
             {
                 if (_queue is null || !_queue.TryDequeue(out frame))
                 {
+                    // The empty queue stays (a few words): dropping it would cost an allocation per token.
                     _pumping = false;
-                    _queue = null; // an idle connection keeps no queue
                     if (_completed)
                     {
                         _completion.TrySetResult();
