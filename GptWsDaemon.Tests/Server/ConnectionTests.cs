@@ -93,6 +93,36 @@ public sealed class ConnectionTests
         Assert.That(stream.Text, Is.EqualTo("xyz"));
     }
 
+    [Test, CancelAfter(30000)]
+    public async Task SeqReusedRightAfterItsFinalFrame_IsAcceptedEveryTime(CancellationToken ct)
+    {
+        // The seq and the slot are free by the time the client reads the final frame.
+        await using var daemon = DaemonFixture.StartDemo(s => s with { DemoTokenDelay = TimeSpan.Zero, StreamsPerConnection = 1 });
+        using var client = await daemon.ConnectAsync(ct);
+
+        for (var i = 0; i < 30; i++)
+        {
+            await client.SendAsync(new { seq = "again", data = new { query = "q", openai_parameter = false, max_tokens = 3 } }, ct);
+            var stream = await client.ReadStreamAsync("again", ct);
+            Assert.That(stream.Code, Is.Zero, $"round {i}: {stream.Message}");
+            Assert.That(stream.FinishReason, Is.EqualTo("length"));
+        }
+    }
+
+    [Test, CancelAfter(20000)]
+    public async Task CancelAfterTheFinalFrame_GetsNoSecondEnd(CancellationToken ct)
+    {
+        await using var daemon = DaemonFixture.StartDemo(s => s with { DemoTokenDelay = TimeSpan.Zero });
+        using var client = await daemon.ConnectAsync(ct);
+        await client.SendAsync(new { seq = "done", data = new { query = "q", openai_parameter = false, max_tokens = 2 } }, ct);
+        await client.ReadStreamAsync("done", ct);
+
+        await client.SendAsync(new { seq = "done", action = "cancel" }, ct);
+        await client.SendAsync(new { seq = "marker", action = "ping" }, ct);
+
+        Assert.That((await client.ReceiveAsync(ct))!.Value.GetProperty("msg").GetString(), Is.EqualTo("pong"), "nothing came for the late cancel");
+    }
+
     [Test, CancelAfter(20000)]
     public async Task StreamsPerConnectionAndMaxStreams_Refused1006(CancellationToken ct)
     {

@@ -133,6 +133,28 @@ public sealed class UpstreamFaultTests
     }
 
     [Test, CancelAfter(20000)]
+    public async Task RoleOnlyChunkThenSilence_FirstTokenDeadlineStillApplies(CancellationToken ct)
+    {
+        // A role-only first chunk is not a token: the (longer) first-token deadline holds, not the idle one.
+        await using var upstream = new FakeOpenAiServer(async (req, res) =>
+        {
+            await res.StartSseAsync();
+            await res.SendEventAsync("{\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\"}}]}");
+            await res.HangAsync();
+        });
+        await using var daemon = DaemonFixture.Start(upstream, s => s with { FirstTokenTimeout = TimeSpan.FromSeconds(3), UpstreamIdleTimeout = TimeSpan.FromMilliseconds(500) });
+        using var client = await daemon.ConnectAsync(ct);
+
+        var clock = Stopwatch.StartNew();
+        await client.SendAsync(Ask("role"), ct);
+        var stream = await client.ReadStreamAsync("role", ct);
+
+        Assert.That(stream.Code, Is.EqualTo(ErrorCodes.UpstreamTimeout));
+        Assert.That(stream.Message, Does.Contain("no token within 3 s"));
+        Assert.That(clock.Elapsed, Is.GreaterThan(TimeSpan.FromSeconds(2.5)));
+    }
+
+    [Test, CancelAfter(20000)]
     public async Task SilentMidStream_ContentDeliveredThenCode2004(CancellationToken ct)
     {
         await using var upstream = new FakeOpenAiServer(async (req, res) =>

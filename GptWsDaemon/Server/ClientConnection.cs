@@ -26,6 +26,8 @@ public sealed class ClientConnection : IDisposable
     private readonly ReplyWriter _writer;
     private readonly CancellationTokenSource _cts = new();
     private readonly Dictionary<string, StreamSession> _streams = new(StringComparer.Ordinal);
+    private readonly HashSet<StreamSession> _running = [];
+    private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(10);
     private readonly Lock _lock = new();
     private long _lastActivity = Stopwatch.GetTimestamp();
     private string? _closeReason;
@@ -56,7 +58,7 @@ public sealed class ClientConnection : IDisposable
         {
             lock (_lock)
             {
-                return _streams.Count;
+                return _running.Count;
             }
         }
     }
@@ -160,6 +162,13 @@ public sealed class ClientConnection : IDisposable
         {
             await WaitForStreamsAsync().ConfigureAwait(false);
             _writer.Complete();
+
+            // Sends carry no token: a client that stopped reading would hold this connection open for good.
+            await _writer.Completion.WaitAsync(CloseTimeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            Abort("close timed out: the client is not reading");
         }
         catch (Exception e)
         {
@@ -332,9 +341,10 @@ public sealed class ClientConnection : IDisposable
                     target = _streams.GetValueOrDefault(cancel.Seq.Text);
                 }
 
+                // A cancel that crosses the stream's final frame is not an error: that stream already had its one end.
                 if (target is null)
                 {
-                    Send(ReplyFrames.Error(ErrorCodes.BadParameter, $"cancel: seq {cancel.Seq.Text} is not streaming on this connection", cancel.Seq, Stopwatch.GetTimestamp()));
+                    Log.Debug("conn={0} cancel for seq {1}, which is not streaming", Id, cancel.Seq.Text);
                 }
                 else
                 {
@@ -359,7 +369,7 @@ public sealed class ClientConnection : IDisposable
         StreamSession? session = null;
         lock (_lock)
         {
-            if (_serverStopping.IsCancellationRequested)
+            if (_serverStopping.IsCancellationRequested || Volatile.Read(ref _closeReason) is not null)
             {
                 refusal = (ErrorCodes.AtCapacity, "daemon is shutting down; no new streams");
             }
@@ -379,6 +389,7 @@ public sealed class ClientConnection : IDisposable
             {
                 session = new StreamSession(request, _upstream, this, _metrics, _settings.MinChars, _cts.Token);
                 _streams[request.Seq.Text] = session;
+                _running.Add(session);
             }
         }
 
@@ -404,16 +415,35 @@ public sealed class ClientConnection : IDisposable
         }
         finally
         {
+            Release(session);
             lock (_lock)
             {
-                _streams.Remove(session.Request.Seq.Text);
+                _running.Remove(session);
             }
 
-            _budget.Release();
-            _metrics.AddStream(-1);
             Interlocked.Exchange(ref _lastActivity, Stopwatch.GetTimestamp());
             session.Dispose();
         }
+    }
+
+    /// <summary>Gives a session's seq, its per-connection slot and its daemon-wide slot back, once.</summary>
+    internal void Release(StreamSession session)
+    {
+        if (Interlocked.Exchange(ref session.Released, 1) != 0)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            if (_streams.TryGetValue(session.Request.Seq.Text, out var current) && current == session)
+            {
+                _streams.Remove(session.Request.Seq.Text);
+            }
+        }
+
+        _budget.Release();
+        _metrics.AddStream(-1);
     }
 
     private void CancelStreams(StreamEndReason reason)
@@ -421,7 +451,7 @@ public sealed class ClientConnection : IDisposable
         List<StreamSession> sessions;
         lock (_lock)
         {
-            sessions = [.. _streams.Values];
+            sessions = [.. _running];
         }
 
         foreach (var s in sessions)
@@ -437,7 +467,7 @@ public sealed class ClientConnection : IDisposable
             Task[] tasks;
             lock (_lock)
             {
-                tasks = [.. _streams.Values.Select(v => v.Completion)];
+                tasks = [.. _running.Select(v => v.Completion)];
             }
 
             if (tasks.Length == 0)

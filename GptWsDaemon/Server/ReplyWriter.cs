@@ -33,13 +33,13 @@ public sealed class ReplyWriter
     /// <summary>Completes when, after <see cref="Complete"/>, every queued frame was sent; faults when a send failed.</summary>
     public Task Completion => _completion.Task;
 
-    private Lock Sync => field ??= new Lock();
+    private readonly Lock _sync = new();
 
     /// <summary>Queues a frame without waiting. False (and the frame released) when the queue is full, closed or broken.</summary>
     public bool TryEnqueue(OutgoingFrame frame)
     {
         bool startPump;
-        lock (Sync)
+        lock (_sync)
         {
             if (_completed || _failed || (_queue?.Count ?? 0) >= _capacity)
             {
@@ -64,7 +64,7 @@ public sealed class ReplyWriter
     /// <summary>No more frames: <see cref="Completion"/> completes once what is queued has been sent.</summary>
     public void Complete()
     {
-        lock (Sync)
+        lock (_sync)
         {
             _completed = true;
             if (_pumping)
@@ -81,7 +81,7 @@ public sealed class ReplyWriter
         while (true)
         {
             OutgoingFrame frame;
-            lock (Sync)
+            lock (_sync)
             {
                 if (_queue is null || !_queue.TryDequeue(out frame))
                 {
@@ -117,7 +117,7 @@ public sealed class ReplyWriter
     private void Fail(Exception e)
     {
         Queue<OutgoingFrame>? left;
-        lock (Sync)
+        lock (_sync)
         {
             _failed = true;
             _pumping = false;

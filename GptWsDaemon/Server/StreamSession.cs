@@ -39,6 +39,9 @@ public sealed class StreamSession : IDisposable
     /// <summary>The task running this session (set by its connection when it starts it).</summary>
     public Task Completion { get; set; } = Task.CompletedTask;
 
+    /// <summary>Set once the session's seq and slots were given back (<see cref="ClientConnection.Release"/>).</summary>
+    internal int Released;
+
     /// <summary>The request.</summary>
     public ChatRequest Request => _request;
 
@@ -96,7 +99,8 @@ public sealed class StreamSession : IDisposable
 
                 if (chunk.FinishReason is { } reason)
                 {
-                    finish = reason;
+                    // SPEC §5 knows stop, length, cancelled, error: content_filter, tool_calls and the like end as stop.
+                    finish = reason == "length" ? "length" : "stop";
                 }
 
                 if (chunk.Usage is { } u)
@@ -131,6 +135,8 @@ public sealed class StreamSession : IDisposable
                 SendPieces(segmenter);
             }
 
+            // Free the seq and the slots first: a client may reuse them the moment it reads the final frame.
+            _connection.Release(this);
             Send(errorMessage is null
                 ? ReplyFrames.Final(_request.Seq, _request.ReceivedAt, finish, usage)
                 : ReplyFrames.Error(code, errorMessage, _request.Seq, _request.ReceivedAt));

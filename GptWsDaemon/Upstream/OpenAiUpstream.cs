@@ -59,7 +59,16 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
         timeout.CancelAfter(_settings.FirstTokenTimeout);
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         using var response = await SendWithRetriesAsync(request, timeout, cancellationToken).ConfigureAwait(false);
-        var stream = await response.Content.ReadAsStreamAsync(timeout.Token).ConfigureAwait(false);
+        Stream stream;
+        try
+        {
+            stream = await response.Content.ReadAsStreamAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw TimedOut(true, e);
+        }
+
         var events = new SseReader(stream).ReadAsync(timeout.Token).GetAsyncEnumerator(timeout.Token);
         await using (events.ConfigureAwait(false))
         {
@@ -91,8 +100,6 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
                     yield break;
                 }
 
-                // SPEC openai.idle_timeout_seconds: "longest gap between two upstream events".
-                timeout.CancelAfter(_settings.UpstreamIdleTimeout);
                 var ev = events.Current;
                 if (ev.Data.Span.SequenceEqual("[DONE]"u8))
                 {
@@ -110,6 +117,13 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
                 {
                     first = false;
                     _metrics.ObserveTimeToFirstToken(System.Diagnostics.Stopwatch.GetElapsedTime(started));
+                }
+
+                // SPEC openai.idle_timeout_seconds: "longest gap between two upstream events" — once content flows;
+                // before that (role-only or empty chunks) the first-token deadline still stands.
+                if (!first)
+                {
+                    timeout.CancelAfter(_settings.UpstreamIdleTimeout);
                 }
 
                 finished |= chunk.FinishReason is not null;
