@@ -173,7 +173,7 @@ public sealed partial class ReplyFramesTests
     public void ConsumeTime_LongAgo_FormatsSecondsWithTwoDecimals()
     {
         var receivedAt = Stopwatch.GetTimestamp() - (Stopwatch.Frequency * 3725);
-        var consumeTime = ReplyFrames.ConsumeTime(receivedAt);
+        var consumeTime = ConsumeTimeOf(receivedAt);
         Assert.Multiple(() =>
         {
             Assert.That(TwoDecimals().IsMatch(consumeTime), Is.True, consumeTime);
@@ -184,7 +184,14 @@ public sealed partial class ReplyFramesTests
     [Test]
     public void ConsumeTime_JustNow_IsZeroPointSomething()
     {
-        Assert.That(ReplyFrames.ConsumeTime(Stopwatch.GetTimestamp()), Does.Match("^0\\.0[0-9]$"));
+        Assert.That(ConsumeTimeOf(Stopwatch.GetTimestamp()), Does.Match("^0\\.0[0-9]$"));
+    }
+
+    /// <summary>The consume_time a real content frame carries (the same code path every reply uses).</summary>
+    private static string ConsumeTimeOf(long receivedAt)
+    {
+        using var doc = Parse(ReplyFrames.Content(Seq, receivedAt, "x"));
+        return doc.RootElement.GetProperty("data").GetProperty("consume_time").GetString()!;
     }
 
     [Test, CancelAfter(10000)]

@@ -63,10 +63,6 @@ public static class ReplyFrames
         return b.End();
     }
 
-    /// <summary>Seconds since <paramref name="receivedAt"/> with two decimals, as SPEC §5's consume_time.</summary>
-    public static string ConsumeTime(long receivedAt) =>
-        Stopwatch.GetElapsedTime(receivedAt).TotalSeconds.ToString("F2", CultureInfo.InvariantCulture);
-
     private static void WriteData(Utf8JsonWriter w, long receivedAt, string? finishReason, ReadOnlySpan<char> contents, UsageInfo? usage = null)
     {
         w.WriteStartObject("data"u8);

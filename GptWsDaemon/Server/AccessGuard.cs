@@ -17,9 +17,6 @@ public sealed class AccessGuard
         _origins = new HashSet<string>(allowedOrigins, StringComparer.OrdinalIgnoreCase);
     }
 
-    /// <summary>Whether tokens are required.</summary>
-    public bool RequiresToken => _tokenHashes.Length > 0;
-
     /// <summary>
     /// True when no token is configured or the request carries a valid one in <c>Authorization: Bearer</c> or <c>?token=</c>.
     /// Compared in constant time against every configured token (hashes, so lengths leak nothing either).
