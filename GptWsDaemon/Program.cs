@@ -15,6 +15,7 @@ internal static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        SocketEngineTuning.PreferInlineCompletions();
         using var parser = new Parser(s =>
         {
             s.HelpWriter = null;

@@ -17,7 +17,8 @@ public sealed class DaemonProcess : IAsyncDisposable
 {
     /// <summary>Variables the daemon reads; never inherited from whoever runs the tests.</summary>
     private static readonly string[] DaemonVariables =
-        ["OPENAI_API_KEY", "OPENAI_BASE_URL", "GPTWS_PORT", "GPTWS_HOST", "GPTWS_CONFIG", "GPTWS_ACCESS_TOKENS", "GPTWS_LOG_LEVEL", "GPTWS_LOG_DIR"];
+        ["OPENAI_API_KEY", "OPENAI_BASE_URL", "GPTWS_PORT", "GPTWS_HOST", "GPTWS_CONFIG", "GPTWS_ACCESS_TOKENS", "GPTWS_LOG_LEVEL", "GPTWS_LOG_DIR",
+         "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT"];
 
     private readonly System.Diagnostics.Process _process;
     private readonly StringBuilder _stdout = new();
