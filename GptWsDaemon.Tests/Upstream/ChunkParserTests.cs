@@ -12,21 +12,21 @@ public sealed class ChunkParserTests
     public void Parse_ChatChunk_ReadsDeltaContent()
     {
         var chunk = Parse("""{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","system_fingerprint":"fp","choices":[{"index":0,"delta":{"content":"杭州"},"logprobs":null,"finish_reason":null}]}""");
-        Assert.That(chunk, Is.EqualTo(new UpstreamChunk("杭州", null, null)));
+        Assert.That(chunk, Is.EqualTo(Chunk("杭州", null, null)));
     }
 
     [Test]
     public void Parse_CompletionsChunk_ReadsText()
     {
         var chunk = Parse("""{"id":"cmpl-1","object":"text_completion","created":1,"choices":[{"text":" West Lake","index":0,"logprobs":null,"finish_reason":null}],"model":"gpt-3.5-turbo-instruct"}""");
-        Assert.That(chunk, Is.EqualTo(new UpstreamChunk(" West Lake", null, null)));
+        Assert.That(chunk, Is.EqualTo(Chunk(" West Lake", null, null)));
     }
 
     [Test]
     public void Parse_CompletionsFinalChunk_ReadsFinishReason()
     {
         var chunk = Parse("""{"choices":[{"text":"","index":0,"logprobs":null,"finish_reason":"length"}]}""");
-        Assert.That(chunk, Is.EqualTo(new UpstreamChunk(string.Empty, "length", null)));
+        Assert.That(chunk, Is.EqualTo(Chunk(string.Empty, "length", null)));
     }
 
     [Test]
@@ -34,14 +34,14 @@ public sealed class ChunkParserTests
     {
         // Azure's first chunk carries prompt_filter_results and no choices.
         var chunk = Parse("""{"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[{"prompt_index":0,"content_filter_results":{"hate":{"filtered":false,"severity":"safe"}}}]}""");
-        Assert.That(chunk, Is.EqualTo(new UpstreamChunk(null, null, null)));
+        Assert.That(chunk, Is.EqualTo(Chunk(null, null, null)));
     }
 
     [Test]
     public void Parse_UsageNull_YieldsNoUsage()
     {
         var chunk = Parse("""{"choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}],"usage":null}""");
-        Assert.That(chunk, Is.EqualTo(new UpstreamChunk("a", null, null)));
+        Assert.That(chunk, Is.EqualTo(Chunk("a", null, null)));
     }
 
     [Test]
@@ -49,14 +49,14 @@ public sealed class ChunkParserTests
     {
         // The include_usage chunk: choices empty, nested details skipped.
         var chunk = Parse("""{"id":"x","choices":[],"usage":{"prompt_tokens":12,"completion_tokens":34,"total_tokens":46,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}}}""");
-        Assert.That(chunk, Is.EqualTo(new UpstreamChunk(null, null, new UsageInfo(12, 34))));
+        Assert.That(chunk, Is.EqualTo(Chunk(null, null, new UsageInfo(12, 34))));
     }
 
     [Test]
     public void Parse_UsageBeforeChoices_ReadsBoth()
     {
         var chunk = Parse("""{"usage":{"completion_tokens":2,"prompt_tokens":1},"choices":[{"delta":{"content":"x"},"finish_reason":"stop"}]}""");
-        Assert.That(chunk, Is.EqualTo(new UpstreamChunk("x", "stop", new UsageInfo(1, 2))));
+        Assert.That(chunk, Is.EqualTo(Chunk("x", "stop", new UsageInfo(1, 2))));
     }
 
     [Test]
@@ -78,14 +78,14 @@ public sealed class ChunkParserTests
     [TestCase("""{}""", null, null)]
     public void Parse_DeltaVariants_ReadContentAndFinish(string json, string? content, string? finish)
     {
-        Assert.That(Parse(json), Is.EqualTo(new UpstreamChunk(content, finish, null)));
+        Assert.That(Parse(json), Is.EqualTo(Chunk(content, finish, null)));
     }
 
     [Test]
     public void Parse_UnknownFieldsAndDeepNesting_AreSkipped()
     {
         var chunk = Parse("""{"x":{"y":[[[{"content":"not me","choices":[{"delta":{"content":"nor me"}}]}]]]},"choices":[{"logprobs":{"content":[{"token":"a","bytes":[97],"top_logprobs":[]}]},"delta":{"extra":{"content":"not me"},"content":"me"}}],"z":[true,false,null,1.5e3]}""");
-        Assert.That(chunk, Is.EqualTo(new UpstreamChunk("me", null, null)));
+        Assert.That(chunk, Is.EqualTo(Chunk("me", null, null)));
     }
 
     [TestCase("""{"choices":[{"delta":{"content":"\u676d\u5dde"}}]}""", "杭州")]
@@ -103,7 +103,7 @@ public sealed class ChunkParserTests
     {
         // n > 1 is never requested; if a provider sends several choices anyway only the first is relayed.
         var chunk = Parse("""{"choices":[{"index":0,"delta":{"content":"first"},"finish_reason":null},{"index":1,"delta":{"content":"second"},"finish_reason":"stop"}]}""");
-        Assert.That(chunk, Is.EqualTo(new UpstreamChunk("first", null, null)));
+        Assert.That(chunk, Is.EqualTo(Chunk("first", null, null)));
     }
 
     [TestCase("""{"error":{"message":"The server had an error while processing your request.","type":"server_error","param":null,"code":null}}""", "The server had an error while processing your request.")]
@@ -125,7 +125,7 @@ public sealed class ChunkParserTests
     {
         // Some compatible providers put "error": null on every normal chunk.
         var chunk = Parse("""{"choices":[{"delta":{"content":"ok"}}],"error":null}""");
-        Assert.That(chunk, Is.EqualTo(new UpstreamChunk("ok", null, null)));
+        Assert.That(chunk, Is.EqualTo(Chunk("ok", null, null)));
     }
 
     [TestCase("")]
@@ -185,5 +185,39 @@ public sealed class ChunkParserTests
         Assert.That(ChunkParser.TryReadErrorBody(Encoding.UTF8.GetBytes(body)), Is.Null);
     }
 
-    private static UpstreamChunk Parse(string json) => ChunkParser.Parse(Encoding.UTF8.GetBytes(json));
+    [Test]
+    public void Parse_PooledText_ReusesOneBufferAndGrowsItForLongContent()
+    {
+        char[]? text = null;
+        var first = ChunkParser.Parse(Encoding.UTF8.GetBytes("""{"choices":[{"delta":{"content":"杭州"}}]}"""), ref text);
+        var firstText = first.Content.ToString();
+        var buffer = text;
+        var second = ChunkParser.Parse(Encoding.UTF8.GetBytes("""{"choices":[{"delta":{"content":"\u2603 ok"}}]}"""), ref text);
+        var secondText = second.Content.ToString();
+        var sameBuffer = ReferenceEquals(buffer, text);
+        var long1 = new string('x', 5000) + "末";
+        var third = ChunkParser.Parse(Encoding.UTF8.GetBytes("{\"choices\":[{\"delta\":{\"content\":\"" + long1 + "\"}}]}"), ref text);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(firstText, Is.EqualTo("杭州"));
+            Assert.That(secondText, Is.EqualTo("☃ ok"));
+            Assert.That(sameBuffer, Is.True, "a chunk that fits must not rent another buffer");
+            Assert.That(third.Content.ToString(), Is.EqualTo(long1));
+            Assert.That(text, Has.Length.GreaterThanOrEqualTo(long1.Length));
+        });
+
+        System.Buffers.ArrayPool<char>.Shared.Return(text!);
+    }
+
+    private static Parsed Parse(string json)
+    {
+        var chunk = ChunkParser.Parse(Encoding.UTF8.GetBytes(json));
+        return new Parsed(chunk.Content.ToString(), chunk.FinishReason, chunk.Usage);
+    }
+
+    /// <summary>What a chunk says, by value (absent content and "" are the same: no text to relay).</summary>
+    private static Parsed Chunk(string? content, string? finishReason, UsageInfo? usage) => new(content ?? string.Empty, finishReason, usage);
+
+    private sealed record Parsed(string Content, string? FinishReason, UsageInfo? Usage);
 }

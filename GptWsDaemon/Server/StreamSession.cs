@@ -83,8 +83,9 @@ public sealed class StreamSession : IDisposable
         {
             await foreach (var chunk in _upstream.StreamAsync(_request, token).WithCancellation(token).ConfigureAwait(false))
             {
-                if (chunk.Content is { Length: > 0 } content)
+                if (!chunk.Content.IsEmpty)
                 {
+                    var content = chunk.Content.Span;
                     _tokens++;
                     if (segmenter is null)
                     {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using GptWsDaemon.Protocol;
 
@@ -9,9 +10,22 @@ namespace GptWsDaemon.Upstream;
 /// </summary>
 public static class ChunkParser
 {
-    /// <summary>Parses a chat.completion.chunk or text_completion chunk.</summary>
+    /// <summary>Parses a chat.completion.chunk or text_completion chunk; the content gets an array of its own.</summary>
     /// <exception cref="UpstreamException">Malformed JSON (2005) or an error object (2005, with its message).</exception>
     public static UpstreamChunk Parse(ReadOnlySpan<byte> json)
+    {
+        char[]? text = null;
+        return Parse(json, ref text, pooled: false);
+    }
+
+    /// <summary>
+    /// Parses a chunk, unescaping its content into <paramref name="text"/> (rented from the shared pool and swapped for a
+    /// bigger one when needed; the caller returns it): no string per token. The content is valid until the next call.
+    /// </summary>
+    /// <exception cref="UpstreamException">Malformed JSON (2005) or an error object (2005, with its message).</exception>
+    public static UpstreamChunk Parse(ReadOnlySpan<byte> json, ref char[]? text) => Parse(json, ref text, pooled: true);
+
+    private static UpstreamChunk Parse(ReadOnlySpan<byte> json, ref char[]? text, bool pooled)
     {
         try
         {
@@ -21,7 +35,7 @@ public static class ChunkParser
                 throw Malformed(null);
             }
 
-            string? content = null;
+            ReadOnlyMemory<char> content = default;
             string? finish = null;
             UsageInfo? usage = null;
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
@@ -31,7 +45,7 @@ public static class ChunkParser
                     reader.Read();
                     if (reader.TokenType == JsonTokenType.StartArray)
                     {
-                        ReadChoices(ref reader, ref content, ref finish);
+                        ReadChoices(ref reader, ref content, ref finish, ref text, pooled);
                     }
                     else
                     {
@@ -136,7 +150,7 @@ public static class ChunkParser
         return message ?? "unknown error";
     }
 
-    private static void ReadChoices(ref Utf8JsonReader reader, ref string? content, ref string? finish)
+    private static void ReadChoices(ref Utf8JsonReader reader, ref ReadOnlyMemory<char> content, ref string? finish, ref char[]? text, bool pooled)
     {
         var first = true;
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
@@ -156,7 +170,7 @@ public static class ChunkParser
                     reader.Read();
                     if (reader.TokenType == JsonTokenType.StartObject)
                     {
-                        ReadDelta(ref reader, ref content);
+                        ReadDelta(ref reader, ref content, ref text, pooled);
                     }
                     else
                     {
@@ -166,12 +180,12 @@ public static class ChunkParser
                 else if (reader.ValueTextEquals("text"u8))
                 {
                     reader.Read();
-                    content = reader.TokenType == JsonTokenType.String ? reader.GetString() : SkipString(ref reader);
+                    content = ReadText(ref reader, ref text, pooled);
                 }
                 else if (reader.ValueTextEquals("finish_reason"u8))
                 {
                     reader.Read();
-                    finish = reader.TokenType == JsonTokenType.String ? reader.GetString() : SkipString(ref reader);
+                    finish = reader.TokenType == JsonTokenType.String ? FinishReason(ref reader) : SkipString(ref reader);
                 }
                 else
                 {
@@ -182,14 +196,14 @@ public static class ChunkParser
         }
     }
 
-    private static void ReadDelta(ref Utf8JsonReader reader, ref string? content)
+    private static void ReadDelta(ref Utf8JsonReader reader, ref ReadOnlyMemory<char> content, ref char[]? text, bool pooled)
     {
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             if (reader.ValueTextEquals("content"u8))
             {
                 reader.Read();
-                content = reader.TokenType == JsonTokenType.String ? reader.GetString() : SkipString(ref reader);
+                content = ReadText(ref reader, ref text, pooled);
             }
             else
             {
@@ -197,6 +211,38 @@ public static class ChunkParser
                 reader.Skip();
             }
         }
+    }
+
+    /// <summary>A string value unescaped into <paramref name="text"/>; anything else (null, a number) is no text.</summary>
+    private static ReadOnlyMemory<char> ReadText(ref Utf8JsonReader reader, ref char[]? text, bool pooled)
+    {
+        if (reader.TokenType != JsonTokenType.String)
+        {
+            reader.Skip();
+            return default;
+        }
+
+        // Unescaped UTF-16 is never longer than the raw UTF-8 (escapes only shrink), so the raw length is enough room.
+        var room = reader.HasValueSequence ? checked((int)reader.ValueSequence.Length) : reader.ValueSpan.Length;
+        if (text is null || text.Length < room)
+        {
+            if (!pooled)
+            {
+                text = new char[room];
+            }
+            else
+            {
+                if (text is not null)
+                {
+                    ArrayPool<char>.Shared.Return(text);
+                }
+
+                text = ArrayPool<char>.Shared.Rent(Math.Max(room, 256));
+            }
+        }
+
+        var length = reader.CopyString(text);
+        return text.AsMemory(0, length);
     }
 
     private static UsageInfo ReadUsage(ref Utf8JsonReader reader)
@@ -229,6 +275,10 @@ public static class ChunkParser
         reader.Skip();
         return null;
     }
+
+    /// <summary>The usual reasons without a string per stream; anything else as sent.</summary>
+    private static string? FinishReason(ref Utf8JsonReader reader) =>
+        reader.ValueTextEquals("stop"u8) ? "stop" : reader.ValueTextEquals("length"u8) ? "length" : reader.GetString();
 
     private static string? SkipString(ref Utf8JsonReader reader)
     {

@@ -77,11 +77,11 @@ public sealed class DemoUpstream : IChatUpstream
 
             await Task.Delay(_tokenDelay, cancellationToken).ConfigureAwait(false);
             sent++;
-            yield return new UpstreamChunk(token, null, null);
+            yield return new UpstreamChunk(token.AsMemory(), null, null);
         }
 
         var promptTokens = Tokenize(request.IsCompletions ? request.Prompt : string.Concat(request.Messages.Select(m => m.Content))).Count;
-        yield return new UpstreamChunk(null, sent < tokens.Count ? "length" : "stop", new UsageInfo(promptTokens, sent));
+        yield return new UpstreamChunk(default, sent < tokens.Count ? "length" : "stop", new UsageInfo(promptTokens, sent));
     }
 
     private static string LastUserMessage(ChatRequest request)

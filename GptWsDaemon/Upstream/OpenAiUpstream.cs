@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
@@ -70,64 +71,75 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
         }
 
         var events = new SseReader(stream).ReadAsync(timeout.Token).GetAsyncEnumerator(timeout.Token);
+        char[]? text = null; // each chunk's content, unescaped; rented once per stream, not a string per token
         await using (events.ConfigureAwait(false))
         {
-            var first = true;
-            var finished = false;
-            while (true)
+            try
             {
-                bool more;
-                try
+                var first = true;
+                var finished = false;
+                while (true)
                 {
-                    more = await events.MoveNextAsync().ConfigureAwait(false);
-                }
-                catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
-                {
-                    throw TimedOut(first, e);
-                }
-                catch (Exception e) when (e is IOException or HttpRequestException or InvalidDataException)
-                {
-                    throw new UpstreamException(ErrorCodes.UpstreamBroken, "upstream stream broke: " + _redactor.Redact(e.Message), e);
-                }
-
-                if (!more)
-                {
-                    if (!finished)
+                    bool more;
+                    try
                     {
-                        throw new UpstreamException(ErrorCodes.UpstreamBroken, "upstream stream ended before [DONE]");
+                        more = await events.MoveNextAsync().ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+                    {
+                        throw TimedOut(first, e);
+                    }
+                    catch (Exception e) when (e is IOException or HttpRequestException or InvalidDataException)
+                    {
+                        throw new UpstreamException(ErrorCodes.UpstreamBroken, "upstream stream broke: " + _redactor.Redact(e.Message), e);
                     }
 
-                    yield break;
-                }
+                    if (!more)
+                    {
+                        if (!finished)
+                        {
+                            throw new UpstreamException(ErrorCodes.UpstreamBroken, "upstream stream ended before [DONE]");
+                        }
 
-                var ev = events.Current;
-                if (ev.Data.Span.SequenceEqual("[DONE]"u8))
+                        yield break;
+                    }
+
+                    var ev = events.Current;
+                    if (ev.Data.Span.SequenceEqual("[DONE]"u8))
+                    {
+                        yield break;
+                    }
+
+                    if (ev.EventType == "error")
+                    {
+                        var message = ChunkParser.TryReadErrorBody(ev.Data.Span) ?? System.Text.Encoding.UTF8.GetString(ev.Data.Span);
+                        throw new UpstreamException(ErrorCodes.UpstreamBroken, "upstream sent an error mid-stream: " + _redactor.Redact(message));
+                    }
+
+                    var chunk = ChunkParser.Parse(ev.Data.Span, ref text);
+                    if (first && !chunk.Content.IsEmpty)
+                    {
+                        first = false;
+                        _metrics.ObserveTimeToFirstToken(System.Diagnostics.Stopwatch.GetElapsedTime(started));
+                    }
+
+                    // SPEC openai.idle_timeout_seconds: "longest gap between two upstream events" — once content flows;
+                    // before that (role-only or empty chunks) the first-token deadline still stands.
+                    if (!first)
+                    {
+                        timeout.CancelAfter(_settings.UpstreamIdleTimeout);
+                    }
+
+                    finished |= chunk.FinishReason is not null;
+                    yield return chunk;
+                }
+            }
+            finally
+            {
+                if (text is not null)
                 {
-                    yield break;
+                    ArrayPool<char>.Shared.Return(text);
                 }
-
-                if (ev.EventType == "error")
-                {
-                    var message = ChunkParser.TryReadErrorBody(ev.Data.Span) ?? System.Text.Encoding.UTF8.GetString(ev.Data.Span);
-                    throw new UpstreamException(ErrorCodes.UpstreamBroken, "upstream sent an error mid-stream: " + _redactor.Redact(message));
-                }
-
-                var chunk = ChunkParser.Parse(ev.Data.Span);
-                if (first && chunk.Content is { Length: > 0 })
-                {
-                    first = false;
-                    _metrics.ObserveTimeToFirstToken(System.Diagnostics.Stopwatch.GetElapsedTime(started));
-                }
-
-                // SPEC openai.idle_timeout_seconds: "longest gap between two upstream events" — once content flows;
-                // before that (role-only or empty chunks) the first-token deadline still stands.
-                if (!first)
-                {
-                    timeout.CancelAfter(_settings.UpstreamIdleTimeout);
-                }
-
-                finished |= chunk.FinishReason is not null;
-                yield return chunk;
             }
         }
     }

@@ -134,6 +134,9 @@ public sealed class SseReader
                     line = bigger;
                 }
 
+                // A zero-byte read first waits for data without a buffer; HttpClient's response stream then fills its own
+                // buffer synchronously, which saves an async state machine (an allocation) per token on chunked responses.
+                await _stream.ReadAsync(Memory<byte>.Empty, cancellationToken).ConfigureAwait(false);
                 var read = await _stream.ReadAsync(line.AsMemory(end), cancellationToken).ConfigureAwait(false);
                 if (read == 0)
                 {

@@ -22,14 +22,25 @@ public class PerTokenBenchmarks
 
     private readonly RequestSeq _seq = RequestSeq.FromString("yuwrywirw89573459");
     private readonly long _receivedAt = Stopwatch.GetTimestamp();
+    private char[]? _text; // the per-stream content buffer OpenAiUpstream rents
+
+    /// <summary>Returns the content buffer.</summary>
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        if (_text is not null)
+        {
+            System.Buffers.ArrayPool<char>.Shared.Return(_text);
+        }
+    }
 
     /// <summary>ChunkParser.Parse of an OpenAI chat chunk.</summary>
     [Benchmark]
-    public UpstreamChunk Parse() => ChunkParser.Parse(Chunk);
+    public UpstreamChunk Parse() => ChunkParser.Parse(Chunk, ref _text);
 
     /// <summary>ChunkParser.Parse of a chunk with Chinese text.</summary>
     [Benchmark]
-    public UpstreamChunk ParseChinese() => ChunkParser.Parse(ChineseChunk);
+    public UpstreamChunk ParseChinese() => ChunkParser.Parse(ChineseChunk, ref _text);
 
     /// <summary>ReplyFrames.Content for one token, buffer returned like ReplyWriter does after the send.</summary>
     [Benchmark]
@@ -45,8 +56,8 @@ public class PerTokenBenchmarks
     [Benchmark(Baseline = true)]
     public int ParseAndFrame()
     {
-        var chunk = ChunkParser.Parse(Chunk);
-        var frame = ReplyFrames.Content(_seq, _receivedAt, chunk.Content);
+        var chunk = ChunkParser.Parse(Chunk, ref _text);
+        var frame = ReplyFrames.Content(_seq, _receivedAt, chunk.Content.Span);
         var length = frame.Length;
         frame.Release();
         return length;
@@ -60,8 +71,8 @@ public class PerTokenBenchmarks
         var total = 0;
         for (var i = 0; i < 4; i++)
         {
-            var chunk = ChunkParser.Parse(i == 3 ? ChineseChunk : Chunk);
-            segmenter.Append(chunk.Content);
+            var chunk = ChunkParser.Parse(i == 3 ? ChineseChunk : Chunk, ref _text);
+            segmenter.Append(chunk.Content.Span);
             while (segmenter.TryTake(out var piece))
             {
                 var frame = ReplyFrames.Content(_seq, _receivedAt, piece);
