@@ -21,6 +21,8 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
     private readonly HttpClient _http;
     private readonly SecretRedactor _redactor;
     private readonly DaemonMetrics _metrics;
+    private readonly Uri _chatUri;
+    private readonly Uri _completionsUri;
 
     /// <summary>Creates the upstream.</summary>
     public OpenAiUpstream(DaemonSettings settings, SecretRedactor redactor, DaemonMetrics metrics)
@@ -28,6 +30,9 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
         _settings = settings;
         _redactor = redactor;
         _metrics = metrics;
+        // Parsed once: a Uri per request would be two more objects surviving with every stream.
+        _chatUri = new Uri(settings.BaseUrl + UpstreamRequestBody.ChatPath);
+        _completionsUri = new Uri(settings.BaseUrl + UpstreamRequestBody.CompletionsPath);
         var handler = new SocketsHttpHandler
         {
             ConnectTimeout = settings.ConnectTimeout,
@@ -155,7 +160,7 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
     private async Task<HttpResponseMessage> SendWithRetriesAsync(ChatRequest request, CancellationTokenSource timeout, CancellationToken cancellationToken)
     {
         var body = UpstreamRequestBody.Write(request);
-        var uri = new Uri(_settings.BaseUrl + UpstreamRequestBody.PathFor(request));
+        var uri = request.IsCompletions ? _completionsUri : _chatUri;
         for (var attempt = 0; ; attempt++)
         {
             var last = attempt >= _settings.MaxRetries;

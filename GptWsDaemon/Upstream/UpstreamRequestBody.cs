@@ -8,7 +8,13 @@ namespace GptWsDaemon.Upstream;
 public static class UpstreamRequestBody
 {
     /// <summary>The path under the base URL for this request.</summary>
-    public static string PathFor(ChatRequest request) => request.IsCompletions ? "/completions" : "/chat/completions";
+    public static string PathFor(ChatRequest request) => request.IsCompletions ? CompletionsPath : ChatPath;
+
+    /// <summary>The chat endpoint under the base URL.</summary>
+    public const string ChatPath = "/chat/completions";
+
+    /// <summary>The legacy completions endpoint (gpt-3.5-turbo-instruct and the like).</summary>
+    public const string CompletionsPath = "/completions";
 
     /// <summary>Serializes the body.</summary>
     public static byte[] Write(ChatRequest request)
