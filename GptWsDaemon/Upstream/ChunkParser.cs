@@ -10,12 +10,12 @@ namespace GptWsDaemon.Upstream;
 /// </summary>
 public static class ChunkParser
 {
-    /// <summary>Parses a chat.completion.chunk or text_completion chunk; the content gets an array of its own.</summary>
+    /// <summary>Parses a chat.completion.chunk or text_completion chunk; the content gets an array of its own (never returned to the pool).</summary>
     /// <exception cref="UpstreamException">Malformed JSON (2005) or an error object (2005, with its message).</exception>
     public static UpstreamChunk Parse(ReadOnlySpan<byte> json)
     {
         char[]? text = null;
-        return Parse(json, ref text, pooled: false);
+        return Parse(json, ref text);
     }
 
     /// <summary>
@@ -23,9 +23,7 @@ public static class ChunkParser
     /// bigger one when needed; the caller returns it): no string per token. The content is valid until the next call.
     /// </summary>
     /// <exception cref="UpstreamException">Malformed JSON (2005) or an error object (2005, with its message).</exception>
-    public static UpstreamChunk Parse(ReadOnlySpan<byte> json, ref char[]? text) => Parse(json, ref text, pooled: true);
-
-    private static UpstreamChunk Parse(ReadOnlySpan<byte> json, ref char[]? text, bool pooled)
+    public static UpstreamChunk Parse(ReadOnlySpan<byte> json, ref char[]? text)
     {
         try
         {
@@ -45,7 +43,7 @@ public static class ChunkParser
                     reader.Read();
                     if (reader.TokenType == JsonTokenType.StartArray)
                     {
-                        ReadChoices(ref reader, ref content, ref finish, ref text, pooled);
+                        ReadChoices(ref reader, ref content, ref finish, ref text);
                     }
                     else
                     {
@@ -150,7 +148,7 @@ public static class ChunkParser
         return message ?? "unknown error";
     }
 
-    private static void ReadChoices(ref Utf8JsonReader reader, ref ReadOnlyMemory<char> content, ref string? finish, ref char[]? text, bool pooled)
+    private static void ReadChoices(ref Utf8JsonReader reader, ref ReadOnlyMemory<char> content, ref string? finish, ref char[]? text)
     {
         var first = true;
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
@@ -170,7 +168,7 @@ public static class ChunkParser
                     reader.Read();
                     if (reader.TokenType == JsonTokenType.StartObject)
                     {
-                        ReadDelta(ref reader, ref content, ref text, pooled);
+                        ReadDelta(ref reader, ref content, ref text);
                     }
                     else
                     {
@@ -180,7 +178,7 @@ public static class ChunkParser
                 else if (reader.ValueTextEquals("text"u8))
                 {
                     reader.Read();
-                    content = ReadText(ref reader, ref text, pooled);
+                    content = ReadText(ref reader, ref text);
                 }
                 else if (reader.ValueTextEquals("finish_reason"u8))
                 {
@@ -196,14 +194,14 @@ public static class ChunkParser
         }
     }
 
-    private static void ReadDelta(ref Utf8JsonReader reader, ref ReadOnlyMemory<char> content, ref char[]? text, bool pooled)
+    private static void ReadDelta(ref Utf8JsonReader reader, ref ReadOnlyMemory<char> content, ref char[]? text)
     {
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             if (reader.ValueTextEquals("content"u8))
             {
                 reader.Read();
-                content = ReadText(ref reader, ref text, pooled);
+                content = ReadText(ref reader, ref text);
             }
             else
             {
@@ -214,7 +212,7 @@ public static class ChunkParser
     }
 
     /// <summary>A string value unescaped into <paramref name="text"/>; anything else (null, a number) is no text.</summary>
-    private static ReadOnlyMemory<char> ReadText(ref Utf8JsonReader reader, ref char[]? text, bool pooled)
+    private static ReadOnlyMemory<char> ReadText(ref Utf8JsonReader reader, ref char[]? text)
     {
         if (reader.TokenType != JsonTokenType.String)
         {
@@ -226,19 +224,12 @@ public static class ChunkParser
         var room = reader.HasValueSequence ? checked((int)reader.ValueSequence.Length) : reader.ValueSpan.Length;
         if (text is null || text.Length < room)
         {
-            if (!pooled)
+            if (text is not null)
             {
-                text = new char[room];
+                ArrayPool<char>.Shared.Return(text);
             }
-            else
-            {
-                if (text is not null)
-                {
-                    ArrayPool<char>.Shared.Return(text);
-                }
 
-                text = ArrayPool<char>.Shared.Rent(Math.Max(room, 256));
-            }
+            text = ArrayPool<char>.Shared.Rent(Math.Max(room, 256));
         }
 
         var length = reader.CopyString(text);

@@ -21,8 +21,7 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
     private readonly HttpClient _http;
     private readonly SecretRedactor _redactor;
     private readonly DaemonMetrics _metrics;
-    private readonly Uri _chatUri;
-    private readonly Uri _completionsUri;
+    private readonly Dictionary<string, Uri> _uris;
 
     /// <summary>Creates the upstream.</summary>
     public OpenAiUpstream(DaemonSettings settings, SecretRedactor redactor, DaemonMetrics metrics)
@@ -31,8 +30,11 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
         _redactor = redactor;
         _metrics = metrics;
         // Parsed once: a Uri per request would be two more objects surviving with every stream.
-        _chatUri = new Uri(settings.BaseUrl + UpstreamRequestBody.ChatPath);
-        _completionsUri = new Uri(settings.BaseUrl + UpstreamRequestBody.CompletionsPath);
+        _uris = new Dictionary<string, Uri>(StringComparer.Ordinal)
+        {
+            [UpstreamRequestBody.ChatPath] = new(settings.BaseUrl + UpstreamRequestBody.ChatPath),
+            [UpstreamRequestBody.CompletionsPath] = new(settings.BaseUrl + UpstreamRequestBody.CompletionsPath),
+        };
         var handler = new SocketsHttpHandler
         {
             ConnectTimeout = settings.ConnectTimeout,
@@ -160,7 +162,7 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
     private async Task<HttpResponseMessage> SendWithRetriesAsync(ChatRequest request, CancellationTokenSource timeout, CancellationToken cancellationToken)
     {
         var body = UpstreamRequestBody.Write(request);
-        var uri = request.IsCompletions ? _completionsUri : _chatUri;
+        var uri = _uris[UpstreamRequestBody.PathFor(request)];
         for (var attempt = 0; ; attempt++)
         {
             var last = attempt >= _settings.MaxRetries;
