@@ -46,8 +46,8 @@ public sealed class BenchOptions
     /// <summary>Extra environment for the daemon processes (diagnostics: e.g. LD_PRELOAD of bench/diag's shim); empty for the real run.</summary>
     public IReadOnlyDictionary<string, string> DaemonEnvironment => _daemonEnvironment;
 
-    /// <summary>Paths to run (floor, origin, sentence, peer); all by default. Without the floor nothing "added" can be computed.</summary>
-    public IReadOnlySet<string> Paths { get; private set; } = new HashSet<string> { "floor", "origin", "sentence", "peer" };
+    /// <summary>Paths to run (floor, relay, origin, sentence, peer); all by default. Without the floor nothing "added" can be computed.</summary>
+    public IReadOnlySet<string> Paths { get; private set; } = new HashSet<string> { "floor", "relay", "origin", "sentence", "peer" };
 
     /// <summary>Machine description for the report.</summary>
     public string? Machine { get; private set; }

@@ -16,6 +16,9 @@ public static class BenchRun
 {
     private const string ApiKey = "sk-bench-not-a-real-key";
 
+    /// <summary>The calibration path's name (the report knows it by this name).</summary>
+    public const string RelayPath = "relay (calibration)";
+
     /// <summary>Runs everything; returns the process exit code.</summary>
     public static async Task<int> RunAsync(BenchOptions options, CancellationToken cancellationToken)
     {
@@ -44,6 +47,7 @@ public static class BenchRun
         using var peerOwner = peer;
         Log(peer is null ? "peer: n/a — " + peerProblem : $"peer (Portkey) pid {peer.Pid} on 127.0.0.1:{peer.Port}");
 
+        using var relay = options.Paths.Contains("relay") ? await StartRelayAsync(options, upstream, cancellationToken).ConfigureAwait(false) : null;
         var wsUrl = new Uri($"ws://127.0.0.1:{daemon.Port}/ws");
         var daemonProbe = new ProcessProbe(daemon.Pid);
         var peerProbe = peer is null ? null : new ProcessProbe(peer.Pid);
@@ -53,6 +57,11 @@ public static class BenchRun
             (new WsPath("daemon origin", wsUrl, originStream: true), daemonProbe),
             (new WsPath("daemon sentence", wsUrl, originStream: false), daemonProbe),
         };
+        if (relay is not null)
+        {
+            paths.Insert(1, (new SsePath(RelayPath, $"http://127.0.0.1:{relay.Port}/v1"), new ProcessProbe(relay.Pid)));
+        }
+
         if (peer is not null)
         {
             paths.Add((new SsePath(
@@ -67,6 +76,7 @@ public static class BenchRun
             "floor" => "floor",
             "daemon origin" => "origin",
             "daemon sentence" => "sentence",
+            RelayPath => "relay",
             _ => "peer",
         }));
         var runner = new CellRunner(upstream, script);
@@ -132,6 +142,36 @@ public static class BenchRun
             Path.Combine(options.OutDir, logName),
             new Dictionary<string, string>(options.DaemonEnvironment),
             options.OutDir);
+    }
+
+    /// <summary>
+    /// Starts the bare TCP relay (<see cref="TcpRelay"/>) as its own process with the socket engine settings the daemon
+    /// runs with (inline completions, no thread-pool spinning, background GC); null, logged, if it does not come up.
+    /// </summary>
+    private static async Task<GatewayProcess?> StartRelayAsync(BenchOptions options, FakeUpstream upstream, CancellationToken cancellationToken)
+    {
+        var port = GatewayProcess.FreePort();
+        var relay = GatewayProcess.Start(
+            "dotnet",
+            [typeof(TcpRelay).Assembly.Location, "relay", "--port", port.ToString(CultureInfo.InvariantCulture), "--target", "127.0.0.1:" + upstream.Port.ToString(CultureInfo.InvariantCulture)],
+            port,
+            Path.Combine(options.OutDir, "relay.log"),
+            new Dictionary<string, string>
+            {
+                ["DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS"] = "1",
+                ["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "0",
+                ["DOTNET_gcConcurrent"] = "1",
+            });
+        var problem = await relay.WaitListeningAsync(TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+        if (problem is null)
+        {
+            Log($"relay (calibration) pid {relay.Pid} on 127.0.0.1:{port}");
+            return relay;
+        }
+
+        Log("relay (calibration) did not start: " + problem);
+        relay.Dispose();
+        return null;
     }
 
     private static async Task<(GatewayProcess? Peer, string? Problem)> StartPeerAsync(BenchOptions options, CancellationToken cancellationToken)
@@ -203,7 +243,7 @@ public static class BenchRun
         var s = r.Stats;
         return string.Create(
             CultureInfo.InvariantCulture,
-            $"C={r.Concurrency,-4} {r.Path,-16} ok {s.Completed}/{s.Streams} TTFT p50 {s.Ttft.At(50):F2} p99 {s.Ttft.At(99):F2} ms, lat p99 {s.Latency.At(99):F2} ms, gap+ p99 {s.Stretch.At(99):F2} ms, "
+            $"C={r.Concurrency,-4} {r.Path,-16} ok {s.Completed}/{s.Streams} TTFT p50 {s.Ttft.At(50):F2} p99 {s.Ttft.At(99):F2} ms (overhead p99 {s.TtftOverhead.At(99):F2}, of it request out p50 {s.RequestPath.At(50):F2} p99 {s.RequestPath.At(99):F2}), lat p99 {s.Latency.At(99):F2} ms, gap+ p99 {s.Stretch.At(99):F2} ms, "
             + $"lost {s.LostTokens} reord {s.Reordered}, cpu/tok {(r.CpuPerToken is { } cpu ? cpu.ToString("F1", CultureInfo.InvariantCulture) : "-")} µs (bench {r.BenchCpuPerToken:F1}), "
             + $"{r.Elapsed.TotalSeconds:F1} s{(r.TimedOut ? " TIMED OUT" : string.Empty)}{(s.FirstError is { } e ? " — " + e : string.Empty)}");
     }

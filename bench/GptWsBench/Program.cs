@@ -3,12 +3,14 @@ using GptWsBench.Upstream;
 
 // GptWsBench run …       the whole benchmark (bench/run.sh calls this)
 // GptWsBench upstream …  the fake OpenAI upstream alone, for poking at a gateway by hand
+// GptWsBench relay …     the bare TCP relay (calibration path), started by `run` as its own process
 if (args.Length == 0 || args[0] is "-h" or "--help")
 {
     Console.Out.WriteLine("usage: GptWsBench run --daemon-dll PATH [--portkey start-server.js --portkey-preload loopback.mjs] [--out DIR]");
     Console.Out.WriteLine("         [--tokens 50] [--delay-ms 10] [--delay-ms-at-1000 50] [--concurrency 1,100,1000]");
     Console.Out.WriteLine("         [--window-s 1:20,100:5,1000:7.5] [--idle 10000] [--phase-limit-s 90] [--daemon-env K=V]… [--machine TEXT]");
     Console.Out.WriteLine("       GptWsBench upstream [--port 0] [--tokens 50] [--delay-ms 10]");
+    Console.Out.WriteLine("       GptWsBench relay --port PORT --target 127.0.0.1:PORT   (the bare TCP relay of the calibration path)");
     return args.Length == 0 ? 2 : 0;
 }
 
@@ -44,6 +46,14 @@ try
             {
             }
 
+            return 0;
+        }
+
+        case "relay":
+        {
+            var port = args.Length > 2 && args[1] == "--port" ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : throw new ArgumentException("relay needs --port PORT --target HOST:PORT");
+            var target = args.Length > 4 && args[3] == "--target" ? System.Net.IPEndPoint.Parse(args[4]) : throw new ArgumentException("relay needs --port PORT --target HOST:PORT");
+            await GptWsBench.Gateways.TcpRelay.RunAsync(port, target, stop.Token);
             return 0;
         }
 

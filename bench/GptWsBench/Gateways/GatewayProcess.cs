@@ -100,6 +100,35 @@ public sealed class GatewayProcess : IDisposable
         return $"not ready after {timeout.TotalSeconds:0} s ({last}; see {LogPath})";
     }
 
+    /// <summary>Waits until its port accepts a TCP connection (for a process that speaks no HTTP of its own), the process exits, or the timeout passes.</summary>
+    public async Task<string?> WaitListeningAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        string last = "no answer";
+        while (Stopwatch.GetTimestamp() < deadline)
+        {
+            if (_process.HasExited)
+            {
+                return $"exited with code {_process.ExitCode} (see {LogPath})";
+            }
+
+            try
+            {
+                using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                await probe.ConnectAsync(new IPEndPoint(IPAddress.Loopback, Port), cancellationToken).ConfigureAwait(false);
+                return null;
+            }
+            catch (SocketException e)
+            {
+                last = e.Message;
+            }
+
+            await Task.Delay(200, cancellationToken).ConfigureAwait(false);
+        }
+
+        return $"not listening after {timeout.TotalSeconds:0} s ({last}; see {LogPath})";
+    }
+
     /// <summary>Kills the gateway (by its PID) and waits for it.</summary>
     public void Dispose()
     {

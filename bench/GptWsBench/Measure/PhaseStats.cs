@@ -13,11 +13,12 @@ public sealed class PhaseStats
 {
     private readonly CellRecorder _recorder;
 
-    private PhaseStats(CellRecorder recorder, Percentiles ttft, Percentiles overhead, Percentiles latency, Percentiles stretch)
+    private PhaseStats(CellRecorder recorder, Percentiles ttft, Percentiles overhead, Percentiles requestPath, Percentiles latency, Percentiles stretch)
     {
         _recorder = recorder;
         Ttft = ttft;
         TtftOverhead = overhead;
+        RequestPath = requestPath;
         Latency = latency;
         Stretch = stretch;
     }
@@ -55,6 +56,12 @@ public sealed class PhaseStats
     /// </summary>
     public Percentiles TtftOverhead { get; }
 
+    /// <summary>
+    /// The request's half of <see cref="TtftOverhead"/>, in ms: client sent the request → upstream read it. The rest of
+    /// the overhead is the first frame's way back; the split tells which way a TTFT tail comes from.
+    /// </summary>
+    public Percentiles RequestPath { get; }
+
     /// <summary>Frame latency in ms.</summary>
     public Percentiles Latency { get; }
 
@@ -90,6 +97,7 @@ public sealed class PhaseStats
         long Released(int s, int token) => plan.Sent(s, Math.Min(token + releaseLookahead, script.Count - 1));
         var ttft = new List<double>(recorder.Streams);
         var overhead = new List<double>(recorder.Streams);
+        var requestPath = new List<double>(recorder.Streams);
         var latency = new List<double>(recorder.Streams * script.Count);
         var stretch = new List<double>(recorder.Streams * script.Count);
         var ms = 1000.0 / Stopwatch.Frequency;
@@ -136,6 +144,7 @@ public sealed class PhaseStats
                 {
                     // The first frame arrives at FrameAt[0]; FirstAt can be earlier only for a frame that failed the text check.
                     overhead.Add(((recorder.FrameAt[baseIndex] - recorder.StartedAt[s]) - (firstSent - requestAt)) * ms);
+                    requestPath.Add((requestAt - recorder.StartedAt[s]) * ms);
                 }
             }
 
@@ -160,7 +169,7 @@ public sealed class PhaseStats
             }
         }
 
-        return new PhaseStats(recorder, new Percentiles(ttft), new Percentiles(overhead), new Percentiles(latency), new Percentiles(stretch))
+        return new PhaseStats(recorder, new Percentiles(ttft), new Percentiles(overhead), new Percentiles(requestPath), new Percentiles(latency), new Percentiles(stretch))
         {
             Streams = streams,
             Completed = completed,
