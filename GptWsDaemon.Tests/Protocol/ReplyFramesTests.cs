@@ -187,6 +187,34 @@ public sealed partial class ReplyFramesTests
         Assert.That(ConsumeTimeOf(Stopwatch.GetTimestamp()), Does.Match("^0\\.0[0-9]$"));
     }
 
+    [TestCase(0.0, "0.00")]
+    [TestCase(0.004, "0.00")]
+    [TestCase(0.0051, "0.01")]
+    [TestCase(0.994, "0.99")]
+    [TestCase(0.996, "1.00")]
+    [TestCase(1.234, "1.23")]
+    [TestCase(59.999, "60.00")]
+    [TestCase(3725.5, "3725.50")]
+    [TestCase(123456.789, "123456.79")]
+    public void FormatSeconds_MatchesTwoDecimalRounding(double seconds, string expected)
+    {
+        var buffer = new byte[24];
+        var n = ReplyFrames.FormatSeconds((long)Math.Round(seconds * Stopwatch.Frequency), buffer);
+        Assert.Multiple(() =>
+        {
+            Assert.That(System.Text.Encoding.ASCII.GetString(buffer, 0, n), Is.EqualTo(expected));
+            Assert.That(expected, Is.EqualTo(seconds.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)), "the case itself agrees with F2");
+        });
+    }
+
+    [Test]
+    public void FormatSeconds_NegativeElapsed_IsZero()
+    {
+        Span<byte> buffer = stackalloc byte[24];
+        var n = ReplyFrames.FormatSeconds(-5, buffer);
+        Assert.That(System.Text.Encoding.ASCII.GetString(buffer[..n]), Is.EqualTo("0.00"));
+    }
+
     /// <summary>The consume_time a real content frame carries (the same code path every reply uses).</summary>
     private static string ConsumeTimeOf(long receivedAt)
     {
