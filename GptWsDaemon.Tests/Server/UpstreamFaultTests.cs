@@ -155,6 +155,37 @@ public sealed class UpstreamFaultTests
     }
 
     [Test, CancelAfter(20000)]
+    public async Task SteadyTokensLongerThanBothTimeouts_StreamCompletes(CancellationToken ct)
+    {
+        // Tokens 150 ms apart for ~1.8 s: longer than the first-token (1 s) and idle (0.5 s) timeouts, but no gap
+        // reaches the idle one. Both clocks share one timer that is moved by each token, not re-armed per token.
+        var words = Enumerable.Range(0, 12).Select(i => $"w{i} ").ToArray();
+        await using var upstream = new FakeOpenAiServer(async (req, res) =>
+        {
+            await res.StartSseAsync();
+            foreach (var word in words)
+            {
+                await Task.Delay(150);
+                await res.SendChunkAsync(word, false);
+            }
+
+            await res.SendFinishAsync("stop", false);
+            await res.SendEventAsync("[DONE]");
+        });
+        await using var daemon = DaemonFixture.Start(upstream, s => s with { FirstTokenTimeout = TimeSpan.FromSeconds(1), UpstreamIdleTimeout = TimeSpan.FromMilliseconds(500) });
+        using var client = await daemon.ConnectAsync(ct);
+
+        await client.SendAsync(Ask("steady"), ct);
+        var stream = await client.ReadStreamAsync("steady", ct);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(stream.Code, Is.EqualTo(ErrorCodes.Ok), stream.Message);
+            Assert.That(stream.Text, Is.EqualTo(string.Concat(words)));
+        });
+    }
+
+    [Test, CancelAfter(20000)]
     public async Task SilentMidStream_ContentDeliveredThenCode2004(CancellationToken ct)
     {
         await using var upstream = new FakeOpenAiServer(async (req, res) =>

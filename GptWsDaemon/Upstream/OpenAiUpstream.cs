@@ -63,8 +63,7 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
     /// <inheritdoc/>
     public async IAsyncEnumerable<UpstreamChunk> StreamAsync(ChatRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_settings.FirstTokenTimeout);
+        using var timeout = new StreamDeadline(_settings.FirstTokenTimeout, cancellationToken);
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         using var response = await SendWithRetriesAsync(request, timeout, cancellationToken).ConfigureAwait(false);
         Stream stream;
@@ -134,7 +133,7 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
                     // before that (role-only or empty chunks) the first-token deadline still stands.
                     if (!first)
                     {
-                        timeout.CancelAfter(_settings.UpstreamIdleTimeout);
+                        timeout.Extend(_settings.UpstreamIdleTimeout);
                     }
 
                     finished |= chunk.FinishReason is not null;
@@ -159,7 +158,7 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
         : new UpstreamException(ErrorCodes.UpstreamTimeout, $"upstream went silent for {_settings.UpstreamIdleTimeout.TotalSeconds:0} s mid-stream", inner);
 
     /// <summary>Sends the request; SPEC §6: "429/5xx/connect failures before the first token are retried with backoff … honour Retry-After".</summary>
-    private async Task<HttpResponseMessage> SendWithRetriesAsync(ChatRequest request, CancellationTokenSource timeout, CancellationToken cancellationToken)
+    private async Task<HttpResponseMessage> SendWithRetriesAsync(ChatRequest request, StreamDeadline timeout, CancellationToken cancellationToken)
     {
         var body = UpstreamRequestBody.Write(request);
         var uri = _uris[UpstreamRequestBody.PathFor(request)];
@@ -192,7 +191,7 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
             catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
             {
                 // Either our first-token clock ran out (no retry: the budget is spent) or the connect timeout fired.
-                if (timeout.IsCancellationRequested)
+                if (timeout.Expired)
                 {
                     throw TimedOut(true, e);
                 }
