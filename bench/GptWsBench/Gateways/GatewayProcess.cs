@@ -70,48 +70,29 @@ public sealed class GatewayProcess : IDisposable
     public async Task<string?> WaitReadyAsync(string path, TimeSpan timeout, CancellationToken cancellationToken)
     {
         using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(2) };
-        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
-        string last = "no answer";
-        while (Stopwatch.GetTimestamp() < deadline)
-        {
-            if (_process.HasExited)
+        var uri = new Uri($"http://127.0.0.1:{Port}{path}");
+        return await PollAsync(
+            async () =>
             {
-                return $"exited with code {_process.ExitCode} (see {LogPath})";
-            }
-
-            try
-            {
-                using var response = await http.GetAsync(new Uri($"http://127.0.0.1:{Port}{path}"), cancellationToken).ConfigureAwait(false);
-                if (response.IsSuccessStatusCode)
+                try
                 {
-                    return null;
+                    using var response = await http.GetAsync(uri, cancellationToken).ConfigureAwait(false);
+                    return response.IsSuccessStatusCode ? null : $"HTTP {(int)response.StatusCode}";
                 }
-
-                last = $"HTTP {(int)response.StatusCode}";
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-            {
-                last = e.Message;
-            }
-
-            await Task.Delay(200, cancellationToken).ConfigureAwait(false);
-        }
-
-        return $"not ready after {timeout.TotalSeconds:0} s ({last}; see {LogPath})";
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                {
+                    return e.Message;
+                }
+            },
+            "not ready",
+            timeout,
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Waits until its port accepts a TCP connection (for a process that speaks no HTTP of its own), the process exits, or the timeout passes.</summary>
-    public async Task<string?> WaitListeningAsync(TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
-        string last = "no answer";
-        while (Stopwatch.GetTimestamp() < deadline)
+    public Task<string?> WaitListeningAsync(TimeSpan timeout, CancellationToken cancellationToken) => PollAsync(
+        async () =>
         {
-            if (_process.HasExited)
-            {
-                return $"exited with code {_process.ExitCode} (see {LogPath})";
-            }
-
             try
             {
                 using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
@@ -120,13 +101,35 @@ public sealed class GatewayProcess : IDisposable
             }
             catch (SocketException e)
             {
-                last = e.Message;
+                return e.Message;
+            }
+        },
+        "not listening",
+        timeout,
+        cancellationToken);
+
+    /// <summary>Retries <paramref name="attempt"/> (null = ready, else why not) every 200 ms until it succeeds, the process exits, or the timeout passes.</summary>
+    private async Task<string?> PollAsync(Func<Task<string?>> attempt, string notYet, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        var last = "no answer";
+        while (Stopwatch.GetTimestamp() < deadline)
+        {
+            if (_process.HasExited)
+            {
+                return $"exited with code {_process.ExitCode} (see {LogPath})";
             }
 
+            if (await attempt().ConfigureAwait(false) is not { } problem)
+            {
+                return null;
+            }
+
+            last = problem;
             await Task.Delay(200, cancellationToken).ConfigureAwait(false);
         }
 
-        return $"not listening after {timeout.TotalSeconds:0} s ({last}; see {LogPath})";
+        return $"{notYet} after {timeout.TotalSeconds:0} s ({last}; see {LogPath})";
     }
 
     /// <summary>Kills the gateway (by its PID) and waits for it.</summary>
