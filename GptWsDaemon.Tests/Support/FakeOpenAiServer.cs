@@ -122,7 +122,8 @@ public sealed class FakeOpenAiServer : IAsyncDisposable
         await Task.WhenAny(watcher, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None));
     }
 
-    private static async Task<FakeRequest> ReadRequestAsync(NetworkStream stream)
+    /// <summary>Reads one request (head and Content-Length body); throws InvalidDataException when the peer closes first.</summary>
+    internal static async Task<FakeRequest> ReadRequestAsync(Stream stream)
     {
         var head = new MemoryStream();
         var one = new byte[1];

@@ -59,6 +59,11 @@ public sealed class ChunkedStream : Stream
     public override int Read(Span<byte> buffer)
     {
         Reads++;
+        if (buffer.IsEmpty)
+        {
+            return 0; // a zero-byte read waits for data; it does not use up one of the chosen read sizes
+        }
+
         var n = Math.Min(Math.Min(buffer.Length, Math.Max(1, _nextChunk())), _data.Length - _position);
         _data.AsSpan(_position, n).CopyTo(buffer);
         _position += n;

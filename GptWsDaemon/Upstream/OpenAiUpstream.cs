@@ -76,7 +76,7 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
             throw TimedOut(true, e);
         }
 
-        var events = new SseReader(stream).ReadAsync(timeout.Token).GetAsyncEnumerator(timeout.Token);
+        var events = new SseReader(stream, arrival: PlainHttpArrival.TryAttach(stream)).ReadAsync(timeout.Token).GetAsyncEnumerator(timeout.Token);
         char[]? text = null; // each chunk's content, unescaped; rented once per stream, not a string per token
         await using (events.ConfigureAwait(false))
         {

@@ -20,12 +20,17 @@ public sealed class SseReader
 
     private readonly Stream _stream;
     private readonly int _maxLineBytes;
+    private readonly IByteArrival? _arrival;
 
     /// <summary>Creates a reader over <paramref name="stream"/>.</summary>
-    public SseReader(Stream stream, int maxLineBytes = DefaultMaxLineBytes)
+    /// <param name="stream">The event stream's bytes.</param>
+    /// <param name="maxLineBytes">Cap on one line.</param>
+    /// <param name="arrival">Where to wait for more bytes once <paramref name="stream"/> has handed over all it held; null: a zero-byte read on the stream.</param>
+    public SseReader(Stream stream, int maxLineBytes = DefaultMaxLineBytes, IByteArrival? arrival = null)
     {
         _stream = stream;
         _maxLineBytes = maxLineBytes;
+        _arrival = arrival;
     }
 
     /// <summary>Reads events until the stream ends. Spec: "If the file ends in the middle of an event … the incomplete event is not dispatched."</summary>
@@ -38,6 +43,7 @@ public sealed class SseReader
         var end = 0;        // end of valid bytes
         var searched = 0;   // bytes before this index hold no newline
         var eof = false;
+        var drained = false; // the last read returned less than asked: the stream holds nothing more until bytes arrive
         var bomChecked = false;
         var dataLength = 0;
         var hasData = false;
@@ -134,10 +140,27 @@ public sealed class SseReader
                     line = bigger;
                 }
 
-                // A zero-byte read first waits for data without a buffer; HttpClient's response stream then fills its own
-                // buffer synchronously, which saves an async state machine (an allocation) per token on chunked responses.
-                await _stream.ReadAsync(Memory<byte>.Empty, cancellationToken).ConfigureAwait(false);
+                // Wait for data without a buffer first: HttpClient's response stream then fills its own buffer without
+                // suspending, which saves an async state machine (an allocation) per token on HTTP/1.1 bodies.
+                if (drained && _arrival is not null && _arrival.TryWaitForBytes(cancellationToken, out var arrival))
+                {
+                    try
+                    {
+                        await arrival.ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (e is System.Net.Sockets.SocketException or ObjectDisposedException)
+                    {
+                        // The read below reports what broke, in the stream's own terms.
+                    }
+                }
+                else
+                {
+                    await _stream.ReadAsync(Memory<byte>.Empty, cancellationToken).ConfigureAwait(false);
+                }
+
+                var wanted = line.Length - end;
                 var read = await _stream.ReadAsync(line.AsMemory(end), cancellationToken).ConfigureAwait(false);
+                drained = read > 0 && read < wanted;
                 if (read == 0)
                 {
                     eof = true;
