@@ -1,4 +1,6 @@
 using System.Net;
+using System.Net.WebSockets;
+using System.Text;
 using GptWsDaemon.Server;
 using GptWsDaemon.Tests.Support;
 
@@ -24,5 +26,44 @@ public sealed class ListenerSocketTuningTests
         (await request).Dispose();
 
         Assert.That(reached, Is.True);
+    }
+
+    [Test, CancelAfter(10000)]
+    public async Task DataPath_OfAnAcceptedWebSocket_IsTheInnerSocket_AndCarriesMessagesBothWays(CancellationToken ct)
+    {
+        var port = DaemonFixture.FreePort();
+        using var listener = new HttpListener();
+        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+        listener.Start();
+        using var client = new ClientWebSocket();
+        var connecting = client.ConnectAsync(new Uri($"ws://127.0.0.1:{port}/"), ct);
+        var context = await listener.GetContextAsync().WaitAsync(ct);
+        var accepted = (await context.AcceptWebSocketAsync(null)).WebSocket;
+        await connecting;
+
+        var data = ListenerSocketTuning.DataPath(accepted);
+        Assert.That(data, Is.Not.SameAs(accepted), "HttpListener's wrapper was not unwrapped: receives would allocate again");
+
+        await client.SendAsync("ping"u8.ToArray(), WebSocketMessageType.Text, true, ct);
+        var buffer = new byte[16];
+        var peek = await data.ReceiveAsync(Memory<byte>.Empty, ct);
+        var got = await data.ReceiveAsync(buffer.AsMemory(), ct);
+        Assert.That((peek.Count, Encoding.UTF8.GetString(buffer, 0, got.Count), got.EndOfMessage), Is.EqualTo((0, "ping", true)));
+
+        await data.SendAsync("pong"u8.ToArray(), WebSocketMessageType.Text, true, ct);
+        var back = await client.ReceiveAsync(buffer.AsMemory(), ct);
+        Assert.That(Encoding.UTF8.GetString(buffer, 0, back.Count), Is.EqualTo("pong"));
+
+        // Disposing the wrapper still ends the connection: the client's next receive does not wait forever.
+        accepted.Dispose();
+        Assert.That(async () => await client.ReceiveAsync(buffer.AsMemory(), ct), Throws.InstanceOf<WebSocketException>());
+    }
+
+    [Test]
+    public void DataPath_OfAnyOtherWebSocket_IsItself()
+    {
+        using var plain = WebSocket.CreateFromStream(new MemoryStream(), isServer: true, subProtocol: null, keepAliveInterval: TimeSpan.Zero);
+
+        Assert.That(ListenerSocketTuning.DataPath(plain), Is.SameAs(plain));
     }
 }

@@ -17,6 +17,7 @@ public sealed class ClientConnection : IDisposable
 {
     private static readonly Logger Log = LogManager.GetCurrentClassLogger();
     private readonly WebSocket _socket;
+    private readonly WebSocket _data; // receives go here: the socket HttpListener wraps (see ListenerSocketTuning.DataPath)
     private readonly DaemonSettings _settings;
     private readonly RequestParser _parser;
     private readonly IChatUpstream _upstream;
@@ -40,12 +41,13 @@ public sealed class ClientConnection : IDisposable
         _serverStopping = serverStopping;
         Id = id;
         _socket = socket;
+        _data = ListenerSocketTuning.DataPath(socket);
         _settings = settings;
         _parser = parser;
         _upstream = upstream;
         _metrics = metrics;
         _budget = budget;
-        _writer = new ReplyWriter(socket, settings.SendQueueFrames);
+        _writer = new ReplyWriter(_data, settings.SendQueueFrames);
     }
 
     /// <summary>Connection number, for logs.</summary>
@@ -234,7 +236,7 @@ public sealed class ClientConnection : IDisposable
             while (!cancellationToken.IsCancellationRequested)
             {
                 // Wait with a zero-byte receive: an idle connection holds no buffer.
-                var peek = await _socket.ReceiveAsync(Memory<byte>.Empty, cancellationToken).ConfigureAwait(false);
+                var peek = await _data.ReceiveAsync(Memory<byte>.Empty, cancellationToken).ConfigureAwait(false);
                 if (peek.MessageType == WebSocketMessageType.Close)
                 {
                     _closeReason ??= "client closed";
@@ -288,7 +290,7 @@ public sealed class ClientConnection : IDisposable
                 }
 
                 var room = Math.Min(buffer.Length, _settings.MaxMessageBytes) - length;
-                result = await _socket.ReceiveAsync(buffer.AsMemory(length, room), cancellationToken).ConfigureAwait(false);
+                result = await _data.ReceiveAsync(buffer.AsMemory(length, room), cancellationToken).ConfigureAwait(false);
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
                     _closeReason ??= "client closed";
