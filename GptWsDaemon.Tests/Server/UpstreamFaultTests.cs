@@ -97,6 +97,26 @@ public sealed class UpstreamFaultTests
     }
 
     [Test, CancelAfter(20000)]
+    public async Task UpstreamRedirect_IsCode2003NamingTheTarget_NotFollowed(CancellationToken ct)
+    {
+        await using var upstream = new FakeOpenAiServer((req, res) => res.SendHeadAsync(301, "text/plain", new Dictionary<string, string>
+        {
+            ["Location"] = "https://api.example.com/v1/chat/completions",
+            ["Content-Length"] = "0",
+        }));
+        await using var daemon = DaemonFixture.Start(upstream);
+        using var client = await daemon.ConnectAsync(ct);
+
+        await client.SendAsync(Ask("m"), ct);
+        var stream = await client.ReadStreamAsync("m", ct);
+
+        Assert.That(stream.Code, Is.EqualTo(ErrorCodes.UpstreamError));
+        Assert.That(stream.Message, Does.Contain("301").And.Contain("https://api.example.com/v1/chat/completions").And.Contain("base_url"));
+        Assert.That(upstream.Requests, Has.Count.EqualTo(1));
+        Assert.That(upstream.Requests[0].Method, Is.EqualTo("POST"));
+    }
+
+    [Test, CancelAfter(20000)]
     public async Task UpstreamUnreachable_RetriedThenError(CancellationToken ct)
     {
         await using var upstream = new FakeOpenAiServer((req, res) => Task.CompletedTask);

@@ -109,14 +109,8 @@ public static class ReplyFrames
     private static FrameBuilder Builder() => t_builder ??= new FrameBuilder();
 
     /// <summary>A per-thread writer reused for every frame; the finished bytes are copied into a buffer rented for the send.</summary>
-    private sealed class FrameBuilder
+    private sealed class FrameBuilder : JsonScratch
     {
-        private readonly ArrayBufferWriter<byte> _buffer = new(512);
-
-        public FrameBuilder() => Writer = new Utf8JsonWriter(_buffer, new JsonWriterOptions { Encoder = Encoder, SkipValidation = true });
-
-        public Utf8JsonWriter Writer { get; }
-
         public Utf8JsonWriter Begin(int code, ReadOnlySpan<byte> msg, RequestSeq? seq)
         {
             var w = BeginCore(code);
@@ -135,18 +129,16 @@ public static class ReplyFrames
 
         public OutgoingFrame End()
         {
-            Writer.Flush();
-            var written = _buffer.WrittenSpan;
+            var written = Flushed();
             var rented = ArrayPool<byte>.Shared.Rent(written.Length);
             written.CopyTo(rented);
-            var frame = new OutgoingFrame(rented, written.Length);
-            Writer.Reset();
-            _buffer.ResetWrittenCount();
-            return frame;
+            Reset();
+            return new OutgoingFrame(rented, written.Length);
         }
 
         private Utf8JsonWriter BeginCore(int code)
         {
+            Reset(); // a frame that threw half-way (none should) must not leak into this one
             Writer.WriteStartObject();
             Writer.WriteNumber("code"u8, code);
             return Writer;

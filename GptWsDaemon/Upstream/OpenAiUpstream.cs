@@ -43,6 +43,9 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
             MaxConnectionsPerServer = int.MaxValue,
             EnableMultipleHttp2Connections = true,
             AutomaticDecompression = DecompressionMethods.None,
+            // An API never redirects a POST on purpose: a redirect is a base_url to fix (http:// to https://, say), and
+            // following one would turn the POST into a GET. Off also takes a handler out of every request's path.
+            AllowAutoRedirect = false,
             UseCookies = false,
             UseProxy = false,
         };
@@ -261,6 +264,7 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
         {
             401 or 403 => new UpstreamException(ErrorCodes.UpstreamAuth, $"upstream refused the API key ({status}){detail}"),
             429 => new UpstreamException(ErrorCodes.UpstreamRateLimit, $"upstream rate limit (429){detail}"),
+            >= 300 and < 400 => new UpstreamException(ErrorCodes.UpstreamError, $"upstream redirected ({status}) to {_redactor.Redact(response.Headers.Location?.ToString() ?? "nowhere")}: set base_url to where it points"),
             _ => new UpstreamException(ErrorCodes.UpstreamError, $"upstream error ({status}){detail}"),
         };
     }

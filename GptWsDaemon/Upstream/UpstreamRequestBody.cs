@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.Text.Json;
 using GptWsDaemon.Protocol;
 
 namespace GptWsDaemon.Upstream;
@@ -16,12 +14,16 @@ public static class UpstreamRequestBody
     /// <summary>The legacy completions endpoint (gpt-3.5-turbo-instruct and the like).</summary>
     public const string CompletionsPath = "/completions";
 
+    [ThreadStatic]
+    private static BodyScratch? t_scratch;
+
     /// <summary>Serializes the body.</summary>
     public static byte[] Write(ChatRequest request)
     {
-        var buffer = new ArrayBufferWriter<byte>(256);
-        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = ReplyFrames.Encoder }))
+        var scratch = t_scratch ??= new BodyScratch();
+        try
         {
+            var w = scratch.Writer;
             w.WriteStartObject();
             w.WriteString("model"u8, request.UpstreamModel);
             if (request.IsCompletions)
@@ -75,8 +77,13 @@ public static class UpstreamRequestBody
             }
 
             w.WriteEndObject();
+            return scratch.ToArray();
         }
-
-        return buffer.WrittenSpan.ToArray();
+        finally
+        {
+            scratch.Reset();
+        }
     }
+
+    private sealed class BodyScratch : JsonScratch;
 }
