@@ -84,6 +84,45 @@ public sealed class StreamDeadlineTests
         Assert.That(deadline.Expired, Is.False);
     }
 
+    [Test, CancelAfter(20000)]
+    public async Task SharedSweep_ExpiresExactlyTheDeadlinesThatPassed_AndForgetsDisposedOnes(CancellationToken ct)
+    {
+        using var sweep = new DeadlineSweep(TimeSpan.FromMilliseconds(20));
+        var soon = Enumerable.Range(0, 500).Select(_ => new StreamDeadline(TimeSpan.FromMilliseconds(100), sweep, ct)).ToList();
+        var late = Enumerable.Range(0, 500).Select(_ => new StreamDeadline(TimeSpan.FromSeconds(30), sweep, ct)).ToList();
+        var disposed = new StreamDeadline(TimeSpan.FromMilliseconds(100), sweep, ct);
+        disposed.Dispose();
+
+        await Task.WhenAll(soon.Select(d => WaitCancelledAsync(d.Token, ct)));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(soon.All(d => d.Expired), Is.True);
+            Assert.That(late.Any(d => d.Token.IsCancellationRequested), Is.False);
+            Assert.That(disposed.Expired, Is.False);
+            Assert.That(sweep.Count, Is.EqualTo(500), "expired and disposed deadlines leave the list");
+        });
+        late.ForEach(d => d.Dispose());
+        soon.ForEach(d => d.Dispose());
+        Assert.That(sweep.Count, Is.Zero);
+    }
+
+    [Test, CancelAfter(10000)]
+    public async Task SharedSweep_IdleThenNewDeadline_StillFires(CancellationToken ct)
+    {
+        using var sweep = new DeadlineSweep(TimeSpan.FromMilliseconds(20));
+        using (var first = new StreamDeadline(TimeSpan.FromMilliseconds(30), sweep, ct))
+        {
+            await WaitCancelledAsync(first.Token, ct);
+        }
+
+        await Task.Delay(100, ct); // the sweep has found its list empty and stopped its timer
+
+        using var second = new StreamDeadline(TimeSpan.FromMilliseconds(30), sweep, ct);
+        await WaitCancelledAsync(second.Token, ct);
+        Assert.That(second.Expired, Is.True);
+    }
+
     private static async Task WaitCancelledAsync(CancellationToken token, CancellationToken ct)
     {
         var fired = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
