@@ -123,6 +123,30 @@ public sealed class StreamDeadlineTests
         Assert.That(second.Expired, Is.True);
     }
 
+    [Test, CancelAfter(10000)]
+    public async Task SharedSweep_DeadlinesPushedLaterByEvents_DoNotWakeItPerEvent(CancellationToken ct)
+    {
+        using var sweep = new DeadlineSweep(TimeSpan.FromMilliseconds(10));
+        var streams = Enumerable.Range(0, 100).Select(_ => new StreamDeadline(TimeSpan.FromMilliseconds(400), sweep, ct)).ToList();
+
+        // 600 ms of events 10 ms apart on every stream: 6,000 extensions, every deadline always 400 ms ahead.
+        var clock = Stopwatch.StartNew();
+        while (clock.ElapsedMilliseconds < 600)
+        {
+            await Task.Delay(10, ct);
+            streams.ForEach(d => d.Extend(TimeSpan.FromMilliseconds(400)));
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(streams.Any(d => d.Token.IsCancellationRequested), Is.False);
+            Assert.That(sweep.Sweeps, Is.LessThanOrEqualTo(3), "the timer fires about once per timeout, not per event");
+        });
+        await Task.WhenAll(streams.Select(d => WaitCancelledAsync(d.Token, ct)));
+        Assert.That(streams.All(d => d.Expired), Is.True, "once the events stop, every deadline passes");
+        streams.ForEach(d => d.Dispose());
+    }
+
     private static async Task WaitCancelledAsync(CancellationToken token, CancellationToken ct)
     {
         var fired = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -5,15 +5,14 @@ namespace GptWsDaemon.Upstream;
 /// <summary>
 /// The two clocks of one upstream stream: first the first-token deadline, then, once content flows, the longest allowed
 /// gap between events. Moving the deadline is one field write (<see cref="Extend"/>, on every event), and no stream owns
-/// a timer: one shared <see cref="DeadlineSweep"/> looks at every open deadline a few times a second and cancels those
-/// that passed. (<see cref="CancellationTokenSource.CancelAfter(TimeSpan)"/> on every token took the timer queue's lock
+/// a timer: one shared <see cref="DeadlineSweep"/> keeps a timer for the earliest open deadline and cancels those that
+/// passed. (<see cref="CancellationTokenSource.CancelAfter(TimeSpan)"/> on every token took the timer queue's lock
 /// 20,000 times a second at 1,000 streams; a timer per stream was three more objects kept alive per stream, and two
-/// trips through that lock, to time out something measured in seconds.) A deadline fires no earlier than it is due
-/// and at most one sweep period later.
+/// trips through that lock, to time out something measured in seconds.) A deadline fires no earlier than it is due.
 /// </summary>
 public sealed class StreamDeadline : IDisposable
 {
-    private static readonly DeadlineSweep Shared = new(TimeSpan.FromMilliseconds(50));
+    private static readonly DeadlineSweep Shared = new(TimeSpan.FromMilliseconds(10));
 
     private readonly CancellationTokenSource _cts;
     private readonly DeadlineSweep _sweep;
@@ -31,7 +30,7 @@ public sealed class StreamDeadline : IDisposable
         _cts = CancellationTokenSource.CreateLinkedTokenSource(outer);
         _deadline = Stopwatch.GetTimestamp() + Ticks(first);
         _sweep = sweep;
-        sweep.Add(this);
+        sweep.Add(this, _deadline);
     }
 
     /// <summary>Cancelled when the deadline passes or the outer token is cancelled.</summary>
@@ -50,7 +49,15 @@ public sealed class StreamDeadline : IDisposable
     internal bool Listed { get; set; }
 
     /// <summary>Moves the deadline to <paramref name="span"/> from now (earlier or later).</summary>
-    public void Extend(TimeSpan span) => Volatile.Write(ref _deadline, Stopwatch.GetTimestamp() + Ticks(span));
+    public void Extend(TimeSpan span)
+    {
+        var deadline = Stopwatch.GetTimestamp() + Ticks(span);
+        Volatile.Write(ref _deadline, deadline);
+        if (deadline < _sweep.ArmedFor)
+        {
+            _sweep.Earlier(deadline);
+        }
+    }
 
     /// <inheritdoc/>
     public void Dispose()
@@ -59,7 +66,8 @@ public sealed class StreamDeadline : IDisposable
         _cts.Dispose();
     }
 
-    internal bool IsDue(long now) => Volatile.Read(ref _deadline) <= now;
+    /// <summary>When the deadline passes (Stopwatch ticks).</summary>
+    internal long DueAt => Volatile.Read(ref _deadline);
 
     /// <summary>Called by the sweep, outside its lock, once the deadline has passed.</summary>
     internal void Expire()
@@ -79,20 +87,25 @@ public sealed class StreamDeadline : IDisposable
 }
 
 /// <summary>
-/// One timer for every open <see cref="StreamDeadline"/>: every period it walks the list and expires the deadlines that
-/// passed. The timer runs only while some deadline is open, and one sweep never overlaps the next.
+/// One timer for every open <see cref="StreamDeadline"/>, set for the earliest deadline on its list. When it fires it
+/// expires the deadlines that passed and sets itself for the earliest of the rest. Deadlines mostly move later (every
+/// event pushes its stream's by the idle timeout), so under steady traffic it fires about once per timeout, not per
+/// token or per stream; a deadline moved earlier than the timer brings the timer forward. The timer is off while the
+/// list is empty, and one sweep never overlaps the next.
 /// </summary>
 internal sealed class DeadlineSweep : IDisposable
 {
     private readonly Lock _lock = new();
-    private readonly TimeSpan _period;
+    private readonly long _resolution; // Stopwatch ticks: the timer is never set closer than this
     private readonly Timer _timer;
     private StreamDeadline? _head;
-    private bool _armed;
+    private long _armedFor = long.MaxValue; // Stopwatch ticks; MaxValue: not armed (or a sweep is running and will decide)
+    private bool _sweeping;
+    private int _sweeps;
 
-    public DeadlineSweep(TimeSpan period)
+    public DeadlineSweep(TimeSpan resolution)
     {
-        _period = period;
+        _resolution = (long)(resolution.TotalSeconds * Stopwatch.Frequency);
         _timer = new Timer(static state => ((DeadlineSweep)state!).Tick(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
@@ -114,12 +127,17 @@ internal sealed class DeadlineSweep : IDisposable
         }
     }
 
+    /// <summary>Sweeps run so far (for tests).</summary>
+    public int Sweeps => Volatile.Read(ref _sweeps);
+
+    /// <summary>When the timer fires next (Stopwatch ticks), long.MaxValue when it is off; read without the lock on every event.</summary>
+    public long ArmedFor => Volatile.Read(ref _armedFor);
+
     /// <summary>Stops the timer (the process-wide sweep never is; tests' own sweeps are).</summary>
     public void Dispose() => _timer.Dispose();
 
-    public void Add(StreamDeadline deadline)
+    public void Add(StreamDeadline deadline, long due)
     {
-        bool arm;
         lock (_lock)
         {
             deadline.Next = _head;
@@ -130,13 +148,7 @@ internal sealed class DeadlineSweep : IDisposable
 
             _head = deadline;
             deadline.Listed = true;
-            arm = !_armed;
-            _armed = true;
-        }
-
-        if (arm)
-        {
-            Arm();
+            ArmNoLaterThan(due);
         }
     }
 
@@ -145,6 +157,38 @@ internal sealed class DeadlineSweep : IDisposable
         lock (_lock)
         {
             Unlink(deadline);
+        }
+    }
+
+    /// <summary>A deadline moved earlier than the timer: bring the timer forward.</summary>
+    public void Earlier(long due)
+    {
+        lock (_lock)
+        {
+            ArmNoLaterThan(due);
+        }
+    }
+
+    private void ArmNoLaterThan(long due)
+    {
+        if (_sweeping || due >= _armedFor)
+        {
+            return; // the running sweep sets the timer from the whole list when it is done
+        }
+
+        Arm(due, Stopwatch.GetTimestamp());
+    }
+
+    private void Arm(long due, long now)
+    {
+        due = Math.Max(due, now + _resolution);
+        Volatile.Write(ref _armedFor, due);
+        try
+        {
+            _timer.Change(TimeSpan.FromSeconds((double)(due - now) / Stopwatch.Frequency), Timeout.InfiniteTimeSpan);
+        }
+        catch (ObjectDisposedException)
+        {
         }
     }
 
@@ -173,28 +217,19 @@ internal sealed class DeadlineSweep : IDisposable
         deadline.Listed = false;
     }
 
-    private void Arm()
-    {
-        try
-        {
-            _timer.Change(_period, Timeout.InfiniteTimeSpan);
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-    }
-
     private void Tick()
     {
-        var now = Stopwatch.GetTimestamp();
-        List<StreamDeadline>? due = null; // local: once the lock is released, an Add may start the next sweep
-        bool again;
+        List<StreamDeadline>? due = null; // local: the next sweep may start before this one has cancelled them all
+        Interlocked.Increment(ref _sweeps);
         lock (_lock)
         {
+            _sweeping = true;
+            Volatile.Write(ref _armedFor, long.MaxValue);
+            var now = Stopwatch.GetTimestamp();
             for (var d = _head; d is not null;)
             {
                 var next = d.Next;
-                if (d.IsDue(now))
+                if (d.DueAt <= now)
                 {
                     Unlink(d);
                     (due ??= []).Add(d);
@@ -202,8 +237,6 @@ internal sealed class DeadlineSweep : IDisposable
 
                 d = next;
             }
-
-            again = _armed = _head is not null;
         }
 
         // Cancelling runs the token's callbacks (HttpClient aborting a request, say): never under the lock.
@@ -212,9 +245,19 @@ internal sealed class DeadlineSweep : IDisposable
             d.Expire();
         }
 
-        if (again)
+        lock (_lock)
         {
-            Arm();
+            _sweeping = false;
+            var earliest = long.MaxValue;
+            for (var d = _head; d is not null; d = d.Next)
+            {
+                earliest = Math.Min(earliest, d.DueAt);
+            }
+
+            if (earliest != long.MaxValue)
+            {
+                Arm(earliest, Stopwatch.GetTimestamp());
+            }
         }
     }
 }

@@ -86,9 +86,13 @@ public static class BenchRun
             // JIT and connection-pool warm-up of every path, unrecorded: short delays so it costs seconds.
             foreach (var (path, _) in paths)
             {
-                var w = await runner.RunAsync(path, 32, TimeSpan.FromMilliseconds(2), TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1), null, options.PhaseLimit, cancellationToken).ConfigureAwait(false);
+                var w = await runner.RunAsync(path, 32, TimeSpan.FromMilliseconds(2), TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(3), null, options.PhaseLimit, cancellationToken).ConfigureAwait(false);
                 Log($"warm-up {path.Name}: {w.Stats.Completed}/{w.Stats.Streams} ok" + (w.Stats.FirstError is { } e ? " — " + e : string.Empty));
             }
+
+            // Let the gateways' background JIT (tier-1 recompilation of what the warm-up made hot) finish before the
+            // first measured cell: otherwise it is counted as CPU per token of the 1-stream cell, where it is most of it.
+            await Task.Delay(TimeSpan.FromSeconds(3), cancellationToken).ConfigureAwait(false);
 
             foreach (var c in options.Concurrency)
             {
