@@ -130,6 +130,29 @@ public sealed class KeepAliveResponse(TcpClient client, NetworkStream stream, Fa
         Closed = true;
     }
 
+    /// <summary>
+    /// Streams chunks like a model that keeps generating, <paramref name="pause"/> apart, until a write fails because the
+    /// client closed the connection (or the test ends); returns how many were sent.
+    /// </summary>
+    public async Task<int> StreamUntilClosedAsync(Func<int, string> chunk, TimeSpan pause)
+    {
+        var sent = 0;
+        try
+        {
+            while (true)
+            {
+                await SendAsync(chunk(sent));
+                sent++;
+                await Task.Delay(pause, stopping);
+            }
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        {
+            Closed = true;
+            return sent;
+        }
+    }
+
     /// <summary>Keeps the connection open and silent until the client closes it (or the test ends).</summary>
     public async Task HangAsync()
     {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
 using GptWsDaemon.Config;
@@ -195,6 +196,87 @@ public sealed class PlainHttpArrivalTests
             Throws.InstanceOf<OperationCanceledException>());
         Assert.That(received.ToString(), Is.EqualTo("only"));
         Assert.That(stopwatch.Elapsed, Is.LessThan(TimeSpan.FromSeconds(5)));
+    }
+
+    [Test, CancelAfter(20000)]
+    public async Task CancelledWhileWaitingOnTheSocket_ClosesTheUpstreamConnectionAtOnce(CancellationToken ct)
+    {
+        // A cancelled stream must stop the paid generation now: the upstream connection is closed, not drained (HttpClient
+        // would otherwise read on for up to 2 s to reuse the connection while the model keeps generating).
+        var stoppedAt = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var upstream = new KeepAliveUpstream(async res =>
+        {
+            await res.SendAsync(KeepAliveUpstream.ChunkedHead);
+            await res.StreamUntilClosedAsync(i => KeepAliveUpstream.Chunk(Delta($"t{i} ")), TimeSpan.FromMilliseconds(20));
+            stoppedAt.TrySetResult(Stopwatch.GetTimestamp());
+        });
+        using var openAi = Create(upstream, idle: TimeSpan.FromSeconds(60));
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        long cancelledAt = 0;
+
+        Assert.That(
+            async () =>
+            {
+                await foreach (var chunk in openAi.StreamAsync(Request(), cancel.Token))
+                {
+                    if (chunk.Content.Span.StartsWith("t5 "))
+                    {
+                        cancelledAt = Stopwatch.GetTimestamp();
+                        await cancel.CancelAsync();
+                    }
+                }
+            },
+            Throws.InstanceOf<OperationCanceledException>());
+
+        var stopped = await stoppedAt.Task.WaitAsync(ct);
+        Assert.That(Stopwatch.GetElapsedTime(cancelledAt, stopped), Is.LessThan(TimeSpan.FromMilliseconds(1000)));
+    }
+
+    [Test, CancelAfter(20000)]
+    public async Task Abandon_ClosesAnOpenBodysConnection_ButNeverOneBackInThePool(CancellationToken ct)
+    {
+        var hungUp = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var requests = 0;
+        await using var upstream = new KeepAliveUpstream(async res =>
+        {
+            await res.SendAsync(KeepAliveUpstream.ChunkedHead);
+            await res.SendAsync(KeepAliveUpstream.Chunk(Delta("x")));
+            if (Interlocked.Increment(ref requests) == 1)
+            {
+                await res.HangAsync(); // returns when the client closes the connection
+                hungUp.TrySetResult();
+            }
+            else
+            {
+                await res.SendAsync(KeepAliveUpstream.LastChunk);
+            }
+        });
+        using var http = new HttpClient();
+        var buffer = new byte[4096];
+
+        // An open body: nothing else would close this connection (nobody reads or drains it), so only Abandon can.
+        using (var open = await http.GetAsync(upstream.BaseUrl, HttpCompletionOption.ResponseHeadersRead, ct))
+        {
+            var body = await open.Content.ReadAsStreamAsync(ct);
+            Assert.That(await body.ReadAsync(buffer, ct), Is.GreaterThan(0));
+            PlainHttpArrival.TryAttach(body)!.Abandon();
+            await hungUp.Task.WaitAsync(ct);
+        }
+
+        // A complete body: its connection is back in the pool, and Abandon must leave it to the next request.
+        using (var complete = await http.GetAsync(upstream.BaseUrl, HttpCompletionOption.ResponseHeadersRead, ct))
+        {
+            var body = await complete.Content.ReadAsStreamAsync(ct);
+            var arrival = PlainHttpArrival.TryAttach(body)!;
+            while (await body.ReadAsync(buffer, ct) > 0)
+            {
+            }
+
+            arrival.Abandon();
+        }
+
+        using var next = await http.GetAsync(upstream.BaseUrl, ct);
+        Assert.That(upstream.ConnectionsAccepted, Is.EqualTo(2), "the second connection was reused, untouched by Abandon");
     }
 
     private static string Delta(string content) => KeepAliveUpstream.Delta(content);

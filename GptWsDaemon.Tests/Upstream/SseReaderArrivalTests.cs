@@ -63,6 +63,27 @@ public sealed class SseReaderArrivalTests
         Assert.That(arrival.Asked, Is.EqualTo(1), "asked once: before the end-of-stream read that followed the short read");
     }
 
+    [Test]
+    public void CancelledWhileWaiting_TheArrivalIsAbandoned()
+    {
+        using var cancel = new CancellationTokenSource();
+        var stream = ChunkedStream.Pieces(Stream3, 5, 9, 13);
+        var arrival = new RecordingArrival(accept: true, fault: new OperationCanceledException(cancel.Token));
+
+        Assert.That(async () => await ReadAll(new SseReader(stream, arrival: arrival)), Throws.InstanceOf<OperationCanceledException>());
+        Assert.That(arrival.Abandoned, Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task EndsNormally_TheArrivalIsNotAbandoned()
+    {
+        var arrival = new RecordingArrival(accept: true);
+
+        await ReadAll(new SseReader(ChunkedStream.Pieces(Stream3, 5, 9, 13), arrival: arrival));
+
+        Assert.That(arrival.Abandoned, Is.Zero);
+    }
+
     private static async Task<List<string>> ReadAll(SseReader reader)
     {
         var events = new List<string>();
@@ -77,6 +98,10 @@ public sealed class SseReaderArrivalTests
     private sealed class RecordingArrival(bool accept, Exception? fault = null) : IByteArrival
     {
         public int Asked { get; private set; }
+
+        public int Abandoned { get; private set; }
+
+        public void Abandon() => Abandoned++;
 
         public bool TryWaitForBytes(CancellationToken cancellationToken, out ValueTask<int> wait)
         {

@@ -13,4 +13,10 @@ public interface IByteArrival
     /// read that follows surfaces what broke.
     /// </summary>
     bool TryWaitForBytes(CancellationToken cancellationToken, out ValueTask<int> wait);
+
+    /// <summary>
+    /// The reader was cancelled: drop the transport now, so that the sender stops (a model stops generating a paid
+    /// answer), as cancelling a read pending on the stream itself would have.
+    /// </summary>
+    void Abandon();
 }

@@ -70,8 +70,7 @@ internal sealed class PlainHttpArrival : IByteArrival
     /// <inheritdoc/>
     public bool TryWaitForBytes(CancellationToken cancellationToken, out ValueTask<int> wait)
     {
-        // The body stream drops its connection when the body is complete; from then on the socket is not ours.
-        if (!ReferenceEquals(ConnectionField!.GetValue(_body), _connection))
+        if (!BodyOpen())
         {
             wait = default;
             return false;
@@ -88,6 +87,30 @@ internal sealed class PlainHttpArrival : IByteArrival
             return false;
         }
     }
+
+    /// <inheritdoc/>
+    public void Abandon()
+    {
+        // Only while the body still holds the connection: once complete, the pool may have handed it to another request.
+        // Not Dispose: HttpClient still owns the socket. After a shutdown its drain of the unread body ends at once and
+        // it closes the connection instead of keeping it for reuse.
+        if (!BodyOpen())
+        {
+            return;
+        }
+
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // Already gone.
+        }
+    }
+
+    /// <summary>The body stream drops its connection when the body is complete; from then on the socket is not ours.</summary>
+    private bool BodyOpen() => ReferenceEquals(ConnectionField!.GetValue(_body), _connection);
 
     private static FieldInfo? FindConnectionField()
     {

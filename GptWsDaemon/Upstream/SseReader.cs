@@ -142,24 +142,34 @@ public sealed class SseReader
 
                 // Wait for data without a buffer first: HttpClient's response stream then fills its own buffer without
                 // suspending, which saves an async state machine (an allocation) per token on HTTP/1.1 bodies.
-                if (drained && _arrival is not null && _arrival.TryWaitForBytes(cancellationToken, out var arrival))
+                int read;
+                var wanted = line.Length - end;
+                try
                 {
-                    try
+                    if (drained && _arrival is not null && _arrival.TryWaitForBytes(cancellationToken, out var arrival))
                     {
-                        await arrival.ConfigureAwait(false);
+                        try
+                        {
+                            await arrival.ConfigureAwait(false);
+                        }
+                        catch (Exception e) when (e is System.Net.Sockets.SocketException or ObjectDisposedException)
+                        {
+                            // The read below reports what broke, in the stream's own terms.
+                        }
                     }
-                    catch (Exception e) when (e is System.Net.Sockets.SocketException or ObjectDisposedException)
+                    else
                     {
-                        // The read below reports what broke, in the stream's own terms.
+                        await _stream.ReadAsync(Memory<byte>.Empty, cancellationToken).ConfigureAwait(false);
                     }
+
+                    read = await _stream.ReadAsync(line.AsMemory(end), cancellationToken).ConfigureAwait(false);
                 }
-                else
+                catch (OperationCanceledException) when (_arrival is not null)
                 {
-                    await _stream.ReadAsync(Memory<byte>.Empty, cancellationToken).ConfigureAwait(false);
+                    _arrival.Abandon();
+                    throw;
                 }
 
-                var wanted = line.Length - end;
-                var read = await _stream.ReadAsync(line.AsMemory(end), cancellationToken).ConfigureAwait(false);
                 drained = read > 0 && read < wanted;
                 if (read == 0)
                 {
