@@ -13,10 +13,16 @@ public class JsonScratch
     /// <summary>A buffer grown past this by one large document is dropped afterwards rather than kept for the thread's life.</summary>
     private const int KeepBytes = 64 * 1024;
 
+    [ThreadStatic]
+    private static JsonScratch? t_forThread;
+
     private ArrayBufferWriter<byte> _buffer = new(512);
 
     /// <summary>Creates the scratch writer.</summary>
     protected JsonScratch() => Writer = NewWriter(_buffer);
+
+    /// <summary>This thread's scratch writer for documents copied out with <see cref="ToArray"/> (reply frames have their own).</summary>
+    public static JsonScratch ForThread => t_forThread ??= new JsonScratch();
 
     /// <summary>The writer; empty at the start of each document.</summary>
     public Utf8JsonWriter Writer { get; private set; }

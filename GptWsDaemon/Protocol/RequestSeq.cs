@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.Json;
 
 namespace GptWsDaemon.Protocol;
 
@@ -21,13 +20,16 @@ public sealed class RequestSeq : IEquatable<RequestSeq>
     /// <summary>Creates a string seq.</summary>
     public static RequestSeq FromString(string text)
     {
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>(text.Length + 8);
-        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = ReplyFrames.Encoder }))
+        var scratch = JsonScratch.ForThread;
+        try
         {
-            writer.WriteStringValue(text);
+            scratch.Writer.WriteStringValue(text);
+            return new RequestSeq(text, scratch.ToArray());
         }
-
-        return new RequestSeq(text, buffer.WrittenSpan.ToArray());
+        finally
+        {
+            scratch.Reset();
+        }
     }
 
     /// <summary>Creates a number seq from its raw JSON text.</summary>

@@ -14,13 +14,10 @@ public static class UpstreamRequestBody
     /// <summary>The legacy completions endpoint (gpt-3.5-turbo-instruct and the like).</summary>
     public const string CompletionsPath = "/completions";
 
-    [ThreadStatic]
-    private static BodyScratch? t_scratch;
-
     /// <summary>Serializes the body.</summary>
     public static byte[] Write(ChatRequest request)
     {
-        var scratch = t_scratch ??= new BodyScratch();
+        var scratch = JsonScratch.ForThread;
         try
         {
             var w = scratch.Writer;
@@ -84,6 +81,4 @@ public static class UpstreamRequestBody
             scratch.Reset();
         }
     }
-
-    private sealed class BodyScratch : JsonScratch;
 }
