@@ -136,38 +136,30 @@ public sealed class PlainHttpArrivalTests
         Assert.That(upstream.ConnectionsAccepted, Is.EqualTo(1));
     }
 
-    [Test, CancelAfter(20000)]
-    public async Task SilentWhileWaitingOnTheSocket_IdleTimeoutFires(CancellationToken ct)
-    {
-        await using var upstream = new KeepAliveUpstream(async res =>
-        {
-            await res.SendAsync(KeepAliveUpstream.ChunkedHead);
-            await res.SendEachAsync(Deltas.Take(2).Select(d => KeepAliveUpstream.Chunk(Delta(d))), Pause);
-            await res.HangAsync();
-        });
-        using var openAi = Create(upstream, idle: TimeSpan.FromMilliseconds(300));
-
-        var (content, error) = await RunAsync(openAi, ct);
-
-        Assert.That(content, Is.EqualTo(Deltas[0] + Deltas[1]));
-        Assert.That(error, Is.TypeOf<UpstreamException>().With.Property(nameof(UpstreamException.Code)).EqualTo(ErrorCodes.UpstreamTimeout));
-    }
-
-    [Test, CancelAfter(20000)]
-    public async Task ResetWhileWaitingOnTheSocket_IsUpstreamBroken(CancellationToken ct)
+    [TestCase(false, ErrorCodes.UpstreamTimeout, TestName = "SilentWhileWaitingOnTheSocket_IdleTimeoutFires")]
+    [TestCase(true, ErrorCodes.UpstreamBroken, TestName = "ResetWhileWaitingOnTheSocket_IsUpstreamBroken")]
+    [CancelAfter(20000)]
+    public async Task FailureWhileWaitingOnTheSocket_ContentKeptThenTheRightError(bool reset, int code, CancellationToken ct)
     {
         await using var upstream = new KeepAliveUpstream(async res =>
         {
             await res.SendAsync(KeepAliveUpstream.ChunkedHead);
             await res.SendEachAsync(Deltas.Take(2).Select(d => KeepAliveUpstream.Chunk(Delta(d))), TimeSpan.FromMilliseconds(50));
-            res.Reset();
+            if (reset)
+            {
+                res.Reset();
+            }
+            else
+            {
+                await res.HangAsync();
+            }
         });
-        using var openAi = Create(upstream);
+        using var openAi = Create(upstream, idle: TimeSpan.FromMilliseconds(reset ? 5000 : 300));
 
         var (content, error) = await RunAsync(openAi, ct);
 
         Assert.That(content, Is.EqualTo(Deltas[0] + Deltas[1]));
-        Assert.That(error, Is.TypeOf<UpstreamException>().With.Property(nameof(UpstreamException.Code)).EqualTo(ErrorCodes.UpstreamBroken));
+        Assert.That(error, Is.TypeOf<UpstreamException>().With.Property(nameof(UpstreamException.Code)).EqualTo(code));
     }
 
     [Test, CancelAfter(20000)]

@@ -43,14 +43,15 @@ internal sealed class PlainHttpArrival : IByteArrival
     /// <summary>The arrival wait for this response body, or null when it is not a plain-HTTP/1.1 body of SocketsHttpHandler.</summary>
     public static PlainHttpArrival? TryAttach(Stream body)
     {
-        if (ConnectionField is null || TransportField is null || !BodyStreamType!.IsInstanceOfType(body))
+        if (ConnectionField is null || TransportField is null)
         {
-            if (ConnectionField is null || TransportField is null)
-            {
-                WarnOnce();
-            }
-
+            WarnOnce();
             return null;
+        }
+
+        if (!BodyStreamType!.IsInstanceOfType(body))
+        {
+            return null; // HTTP/2, or not SocketsHttpHandler's
         }
 
         try
