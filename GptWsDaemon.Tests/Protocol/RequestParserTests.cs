@@ -608,6 +608,64 @@ public sealed class RequestParserTests
         });
     }
 
+    [TestCase("""{"seq":"s","data":"q"}""")]
+    [TestCase("""{"seq":"s","data":["q"]}""")]
+    [TestCase("""{"seq":"s","data":3}""")]
+    [TestCase("""{"data":true,"seq":"s"}""")]
+    public void Parse_DataNotAnObject_Returns1004OnItsStream(string frame)
+    {
+        var invalid = Invalid(frame);
+        Assert.Multiple(() =>
+        {
+            Assert.That(invalid.Code, Is.EqualTo(ErrorCodes.BadParameter));
+            Assert.That(invalid.Message, Is.EqualTo("data: must be an object"));
+            Assert.That(invalid.Seq?.Text, Is.EqualTo("s"));
+        });
+    }
+
+    [TestCase("""{"seq":"s","data":null}""")]
+    [TestCase("""{"seq":"s"}""")]
+    public void Parse_DataNullOrAbsent_Returns1003(string frame) =>
+        Assert.That(Invalid(frame).Code, Is.EqualTo(ErrorCodes.MissingPrompt));
+
+    [TestCase("[1,2]")]
+    [TestCase("\"text\"")]
+    [TestCase("42")]
+    [TestCase("null")]
+    public void Parse_RootNotAnObject_Returns1001(string frame)
+    {
+        var invalid = Invalid(frame);
+        Assert.Multiple(() =>
+        {
+            Assert.That(invalid.Code, Is.EqualTo(ErrorCodes.BadFrame));
+            Assert.That(invalid.Message, Is.EqualTo("frame is not a JSON object"));
+        });
+    }
+
+    [Test]
+    public void Parse_DuplicateFields_TheLastWins_AndEscapedNamesMatch()
+    {
+        var request = Chat("""{"seq":"a","seq":"b","data":{"query":"x","\u0071uery":"y","model":"gpt-4o","unknown":[1]}}""");
+        Assert.Multiple(() =>
+        {
+            Assert.That(request.Seq.Text, Is.EqualTo("b"));
+            Assert.That(request.Messages.Single().Content, Is.EqualTo("y"));
+            Assert.That(request.Model, Is.EqualTo("gpt-4o"));
+        });
+    }
+
+    [Test]
+    public void Parse_FromAReceiveBuffer_ReadsOnlyTheFrame()
+    {
+        // The connection passes its pooled buffer: bytes after the frame must not be read.
+        var frame = Encoding.UTF8.GetBytes("""{"seq":"s","data":{"query":"q"}}""");
+        var buffer = frame.Concat("garbage that is not JSON"u8.ToArray()).ToArray();
+
+        var command = new RequestParser(new DaemonSettings()).Parse(buffer.AsMemory(0, frame.Length), 0);
+
+        Assert.That(command, Is.TypeOf<ClientCommand.Chat>());
+    }
+
     [Test]
     public void Parse_LargeFrame_IsParsed()
     {

@@ -1,47 +1,109 @@
 using System.Text.Json;
-using System.Text.Json.Serialization;
 
 namespace GptWsDaemon.Protocol;
 
-/// <summary>The <c>data</c> object of a request frame (SPEC §4), raw; <see cref="RequestParser"/> validates it.</summary>
+/// <summary>The <c>data</c> object of a request frame (SPEC §4), raw; <see cref="RequestParser"/> validates it. Valid only while the frame's document is.</summary>
 internal sealed class RequestData
 {
-    [JsonPropertyName("query")]
-    public JsonElement Query { get; set; }
+    /// <summary><c>query</c>.</summary>
+    public JsonElement Query { get; private set; }
 
-    [JsonPropertyName("messages")]
-    public JsonElement Messages { get; set; }
+    /// <summary><c>messages</c>.</summary>
+    public JsonElement Messages { get; private set; }
 
-    [JsonPropertyName("model")]
-    public JsonElement Model { get; set; }
+    /// <summary><c>model</c>.</summary>
+    public JsonElement Model { get; private set; }
 
-    [JsonPropertyName("origin_stream")]
-    public JsonElement OriginStream { get; set; }
+    /// <summary><c>origin_stream</c>.</summary>
+    public JsonElement OriginStream { get; private set; }
 
-    [JsonPropertyName("segment")]
-    public JsonElement Segment { get; set; }
+    /// <summary><c>segment</c>.</summary>
+    public JsonElement Segment { get; private set; }
 
-    [JsonPropertyName("openai_parameter")]
-    public JsonElement OpenAiParameter { get; set; }
+    /// <summary><c>openai_parameter</c>.</summary>
+    public JsonElement OpenAiParameter { get; private set; }
 
-    [JsonPropertyName("temperature")]
-    public JsonElement Temperature { get; set; }
+    /// <summary><c>temperature</c>.</summary>
+    public JsonElement Temperature { get; private set; }
 
-    [JsonPropertyName("max_tokens")]
-    public JsonElement MaxTokens { get; set; }
+    /// <summary><c>max_tokens</c>.</summary>
+    public JsonElement MaxTokens { get; private set; }
 
-    [JsonPropertyName("top_p")]
-    public JsonElement TopP { get; set; }
+    /// <summary><c>top_p</c>.</summary>
+    public JsonElement TopP { get; private set; }
 
-    [JsonPropertyName("frequency_penalty")]
-    public JsonElement FrequencyPenalty { get; set; }
+    /// <summary><c>frequency_penalty</c>.</summary>
+    public JsonElement FrequencyPenalty { get; private set; }
 
-    [JsonPropertyName("presence_penalty")]
-    public JsonElement PresencePenalty { get; set; }
+    /// <summary><c>presence_penalty</c>.</summary>
+    public JsonElement PresencePenalty { get; private set; }
 
-    [JsonPropertyName("best_of")]
-    public JsonElement BestOf { get; set; }
+    /// <summary><c>best_of</c>.</summary>
+    public JsonElement BestOf { get; private set; }
 
-    [JsonPropertyName("stop")]
-    public JsonElement Stop { get; set; }
+    /// <summary><c>stop</c>.</summary>
+    public JsonElement Stop { get; private set; }
+
+    /// <summary>Picks the known fields (names compared exactly; the last of duplicates wins; others ignored).</summary>
+    public static RequestData From(JsonElement data)
+    {
+        var d = new RequestData();
+        foreach (var field in data.EnumerateObject())
+        {
+            if (field.NameEquals("query"u8))
+            {
+                d.Query = field.Value;
+            }
+            else if (field.NameEquals("messages"u8))
+            {
+                d.Messages = field.Value;
+            }
+            else if (field.NameEquals("model"u8))
+            {
+                d.Model = field.Value;
+            }
+            else if (field.NameEquals("origin_stream"u8))
+            {
+                d.OriginStream = field.Value;
+            }
+            else if (field.NameEquals("segment"u8))
+            {
+                d.Segment = field.Value;
+            }
+            else if (field.NameEquals("openai_parameter"u8))
+            {
+                d.OpenAiParameter = field.Value;
+            }
+            else if (field.NameEquals("temperature"u8))
+            {
+                d.Temperature = field.Value;
+            }
+            else if (field.NameEquals("max_tokens"u8))
+            {
+                d.MaxTokens = field.Value;
+            }
+            else if (field.NameEquals("top_p"u8))
+            {
+                d.TopP = field.Value;
+            }
+            else if (field.NameEquals("frequency_penalty"u8))
+            {
+                d.FrequencyPenalty = field.Value;
+            }
+            else if (field.NameEquals("presence_penalty"u8))
+            {
+                d.PresencePenalty = field.Value;
+            }
+            else if (field.NameEquals("best_of"u8))
+            {
+                d.BestOf = field.Value;
+            }
+            else if (field.NameEquals("stop"u8))
+            {
+                d.Stop = field.Value;
+            }
+        }
+
+        return d;
+    }
 }

@@ -1,20 +1,46 @@
 using System.Text.Json;
-using System.Text.Json.Serialization;
 
 namespace GptWsDaemon.Protocol;
 
-/// <summary>A client frame as it arrives; every field kept as raw JSON so that types are checked with clear messages.</summary>
+/// <summary>
+/// A client frame as it arrives; every field kept as raw JSON so that types are checked with clear messages. The
+/// elements point into the frame's document: valid only while <see cref="RequestParser"/> parses it.
+/// </summary>
 internal sealed class RequestEnvelope
 {
     /// <summary>The client's seq: string or number.</summary>
-    [JsonPropertyName("seq")]
-    public JsonElement Seq { get; set; }
+    public JsonElement Seq { get; private set; }
 
     /// <summary>"cancel" or "ping"; absent for a chat request.</summary>
-    [JsonPropertyName("action")]
-    public JsonElement Action { get; set; }
+    public JsonElement Action { get; private set; }
 
-    /// <summary>The request parameters.</summary>
-    [JsonPropertyName("data")]
-    public RequestData? Data { get; set; }
+    /// <summary>The <c>data</c> value as sent (any kind; Undefined when absent).</summary>
+    public JsonElement DataValue { get; private set; }
+
+    /// <summary>The request parameters, when <c>data</c> is an object.</summary>
+    public RequestData? Data { get; private set; }
+
+    /// <summary>Picks the known fields of a frame's root object (names compared exactly; the last of duplicates wins; others ignored).</summary>
+    public static RequestEnvelope From(JsonElement root)
+    {
+        var envelope = new RequestEnvelope();
+        foreach (var field in root.EnumerateObject())
+        {
+            if (field.NameEquals("seq"u8))
+            {
+                envelope.Seq = field.Value;
+            }
+            else if (field.NameEquals("action"u8))
+            {
+                envelope.Action = field.Value;
+            }
+            else if (field.NameEquals("data"u8))
+            {
+                envelope.DataValue = field.Value;
+            }
+        }
+
+        envelope.Data = envelope.DataValue.ValueKind == JsonValueKind.Object ? RequestData.From(envelope.DataValue) : null;
+        return envelope;
+    }
 }

@@ -8,6 +8,7 @@ namespace GptWsDaemon.Protocol;
 public sealed class RequestParser
 {
     private const string DefaultModel = "gpt-3.5-turbo";
+    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 32 };
     private readonly DaemonSettings _settings;
 
     /// <summary>Creates a parser bound to the daemon's limits and aliases.</summary>
@@ -18,40 +19,52 @@ public sealed class RequestParser
         model.StartsWith("text-", StringComparison.Ordinal) || model.EndsWith("-instruct", StringComparison.Ordinal)
         || model is "davinci-002" or "babbage-002";
 
-    /// <summary>Parses one text frame (UTF-8 bytes).</summary>
-    public ClientCommand Parse(ReadOnlySpan<byte> utf8, long receivedAt)
+    /// <summary>Parses one text frame (UTF-8 bytes); a copy is made, for callers without a buffer of their own.</summary>
+    public ClientCommand Parse(ReadOnlySpan<byte> utf8, long receivedAt) => Parse(utf8.ToArray().AsMemory(), receivedAt);
+
+    /// <summary>
+    /// Parses one text frame (UTF-8 bytes, read in place and only until this returns). One <see cref="JsonDocument"/>
+    /// over the frame, whose tables come from the array pool, serves every field: a serializer with a
+    /// <see cref="JsonElement"/> per field made a document (and a copy of the bytes) per field present.
+    /// </summary>
+    public ClientCommand Parse(ReadOnlyMemory<byte> utf8, long receivedAt)
     {
-        RequestEnvelope? envelope;
+        JsonDocument document;
         try
         {
-            envelope = JsonSerializer.Deserialize(utf8, ProtocolJsonContext.Default.RequestEnvelope);
+            document = JsonDocument.Parse(utf8, DocumentOptions);
         }
         catch (JsonException e)
         {
-            // A wrong type for "data" is a parameter error; anything else is not JSON we can read.
-            if (e.Path is "$.data" && IsValidJson(utf8))
+            return Invalid(ErrorCodes.BadFrame, "frame is not valid JSON: " + Trim(e.Message), null);
+        }
+
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
             {
-                return Invalid(ErrorCodes.BadParameter, "data: must be an object", TryReadSeq(utf8));
+                return Invalid(ErrorCodes.BadFrame, "frame is not a JSON object", null);
             }
 
-            return Invalid(ErrorCodes.BadFrame, IsValidJson(utf8) ? "frame is not a JSON object" : "frame is not valid JSON: " + Trim(e.Message), null);
-        }
+            try
+            {
+                var envelope = RequestEnvelope.From(root);
+                if (envelope.DataValue.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Null or JsonValueKind.Object))
+                {
+                    // A wrong type for "data" is a parameter error, still answered on the frame's stream.
+                    return Invalid(ErrorCodes.BadParameter, "data: must be an object", TryReadSeq(utf8.Span));
+                }
 
-        if (envelope is null)
-        {
-            return Invalid(ErrorCodes.BadFrame, "frame is not a JSON object", null);
-        }
-
-        try
-        {
-            return Interpret(envelope, receivedAt);
-        }
-        catch (InvalidOperationException)
-        {
-            // Utf8JsonReader checks JSON syntax, not the text inside strings: invalid UTF-8 bytes or an unpaired
-            // surrogate escape ("\ud800") only fail when a value is read, as InvalidOperationException. Without this
-            // catch the exception left Parse and took the whole connection down (SPEC §6: "a frame, never a dropped connection").
-            return Invalid(ErrorCodes.BadFrame, "frame is not valid JSON text: a string holds invalid UTF-8 or an unpaired surrogate", TryReadSeq(utf8));
+                return Interpret(envelope, receivedAt);
+            }
+            catch (InvalidOperationException)
+            {
+                // Utf8JsonReader checks JSON syntax, not the text inside strings: invalid UTF-8 bytes or an unpaired
+                // surrogate escape ("\ud800") only fail when a value is read, as InvalidOperationException. Without this
+                // catch the exception left Parse and took the whole connection down (SPEC §6: "a frame, never a dropped connection").
+                return Invalid(ErrorCodes.BadFrame, "frame is not valid JSON text: a string holds invalid UTF-8 or an unpaired surrogate", TryReadSeq(utf8.Span));
+            }
         }
     }
 
@@ -302,29 +315,12 @@ public sealed class RequestParser
     {
         try
         {
-            using var doc = JsonDocument.Parse(utf8.ToArray(), new JsonDocumentOptions { MaxDepth = 32 });
+            using var doc = JsonDocument.Parse(utf8.ToArray(), DocumentOptions);
             return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("seq", out var s) ? ReadSeq(s, out _) : null;
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
             return null;
-        }
-    }
-
-    private static bool IsValidJson(ReadOnlySpan<byte> utf8)
-    {
-        var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { MaxDepth = 32 });
-        try
-        {
-            while (reader.Read())
-            {
-            }
-
-            return true;
-        }
-        catch (JsonException)
-        {
-            return false;
         }
     }
 

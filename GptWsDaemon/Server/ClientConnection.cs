@@ -312,7 +312,7 @@ public sealed class ClientConnection : IDisposable
             {
                 try
                 {
-                    Handle(_parser.Parse(buffer.AsSpan(0, length), receivedAt));
+                    Handle(_parser.Parse(buffer.AsMemory(0, length), receivedAt));
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
