@@ -17,7 +17,7 @@ public sealed class ClientConnection : IDisposable
 {
     private static readonly Logger Log = LogManager.GetCurrentClassLogger();
     private readonly WebSocket _socket;
-    private readonly WebSocket _data; // receives go here: the socket HttpListener wraps (see ListenerSocketTuning.DataPath)
+    private readonly WebSocket _data; // receives and sends go here: the socket HttpListener wraps (ListenerSocketTuning.DataPath)
     private readonly DaemonSettings _settings;
     private readonly RequestParser _parser;
     private readonly IChatUpstream _upstream;
