@@ -8,6 +8,7 @@ public sealed class DaemonMetrics
     private readonly Gauge _connections;
     private readonly Gauge _streams;
     private readonly Counter _requests;
+    private readonly Counter.Child _succeeded; // code 0, looked up once: every stream ends with one
     private readonly Counter _tokens;
     private readonly Counter _retries;
     private readonly Counter _rejected;
@@ -22,6 +23,7 @@ public sealed class DaemonMetrics
         _connections = factory.CreateGauge("gptws_connections", "Open WebSocket connections.");
         _streams = factory.CreateGauge("gptws_streams", "Streams in flight.");
         _requests = factory.CreateCounter("gptws_requests_total", "Finished requests by result code (0 = success).", new CounterConfiguration { LabelNames = ["code"] });
+        _succeeded = _requests.WithLabels("0");
         _tokens = factory.CreateCounter("gptws_tokens_relayed_total", "Upstream text deltas relayed to clients.");
         _retries = factory.CreateCounter("gptws_upstream_retries_total", "Upstream attempts retried before the first token.");
         _rejected = factory.CreateCounter("gptws_connections_rejected_total", "Handshakes refused, by reason.", new CounterConfiguration { LabelNames = ["reason"] });
@@ -46,7 +48,7 @@ public sealed class DaemonMetrics
     public void AddStream(int delta) => _streams.Inc(delta);
 
     /// <summary>Counts a finished request by its code.</summary>
-    public void CountRequest(int code) => _requests.WithLabels(code.ToString(System.Globalization.CultureInfo.InvariantCulture)).Inc();
+    public void CountRequest(int code) => (code == 0 ? _succeeded : _requests.WithLabels(code.ToString(System.Globalization.CultureInfo.InvariantCulture))).Inc();
 
     /// <summary>Counts relayed deltas.</summary>
     public void CountTokens(int count) => _tokens.Inc(count);

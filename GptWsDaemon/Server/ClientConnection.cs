@@ -404,28 +404,20 @@ public sealed class ClientConnection : IDisposable
         }
 
         _metrics.AddStream(1);
-        session.Completion = RunStreamAsync(session);
+        session.Completion = session.RunAsync();
     }
 
-    private async Task RunStreamAsync(StreamSession session)
+    /// <summary>Called by a session as its task ends (after its final frame, or after the connection was lost).</summary>
+    internal void Finished(StreamSession session)
     {
-        try
+        Release(session);
+        lock (_lock)
         {
-            // Yield first so the receive loop goes back to reading at once.
-            await Task.Yield();
-            await session.RunAsync().ConfigureAwait(false);
+            _running.Remove(session);
         }
-        finally
-        {
-            Release(session);
-            lock (_lock)
-            {
-                _running.Remove(session);
-            }
 
-            Interlocked.Exchange(ref _lastActivity, Stopwatch.GetTimestamp());
-            session.Dispose();
-        }
+        Interlocked.Exchange(ref _lastActivity, Stopwatch.GetTimestamp());
+        session.Dispose();
     }
 
     /// <summary>Gives a session's seq, its per-connection slot and its daemon-wide slot back, once.</summary>

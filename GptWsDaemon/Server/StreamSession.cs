@@ -63,91 +63,102 @@ public sealed class StreamSession : IDisposable
         }
     }
 
-    /// <summary>Streams the answer; never throws.</summary>
+    /// <summary>
+    /// Streams the answer and then hands the session back to its connection (<see cref="ClientConnection.Finished"/>);
+    /// never throws. Returns at its first await, so the connection's receive loop goes back to reading at once.
+    /// </summary>
     public async Task RunAsync()
     {
-        var token = _cts.Token;
-        if (Log.IsDebugEnabled)
-        {
-            // SPEC §7: message contents only at Debug.
-            var question = _request.IsCompletions ? _request.Prompt : _request.Messages.Count > 0 ? _request.Messages[^1].Content : string.Empty;
-            Log.Debug("request start seq={0} conn={1} model={2} upstream_model={3} messages={4} question={5}", _request.Seq, _connection.Id, _request.Model, _request.UpstreamModel, _request.Messages.Count, question);
-        }
-
-        var segmenter = _request.OriginStream ? null : new SentenceSegmenter(_request.Segment, _minChars);
-        string finish = "stop";
-        UsageInfo? usage = null;
-        var code = ErrorCodes.Ok;
-        string? errorMessage = null;
+        await Task.Yield();
         try
         {
-            await foreach (var chunk in _upstream.StreamAsync(_request, token).WithCancellation(token).ConfigureAwait(false))
+            var token = _cts.Token;
+            if (Log.IsDebugEnabled)
             {
-                if (!chunk.Content.IsEmpty)
-                {
-                    var content = chunk.Content.Span;
-                    _tokens++;
-                    if (segmenter is null)
-                    {
-                        Send(ReplyFrames.Content(_request.Seq, _request.ReceivedAt, content));
-                    }
-                    else
-                    {
-                        segmenter.Append(content);
-                        SendPieces(segmenter);
-                    }
-                }
-
-                if (chunk.FinishReason is { } reason)
-                {
-                    // SPEC §5 knows stop, length, cancelled, error: content_filter, tool_calls and the like end as stop.
-                    finish = reason == "length" ? "length" : "stop";
-                }
-
-                if (chunk.Usage is { } u)
-                {
-                    usage = u;
-                }
-            }
-        }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
-        {
-            finish = "cancelled";
-        }
-        catch (UpstreamException e)
-        {
-            code = e.Code;
-            errorMessage = e.Message;
-        }
-        catch (Exception e)
-        {
-            code = ErrorCodes.Internal;
-            var correlation = Guid.NewGuid().ToString("N")[..12];
-            errorMessage = $"internal error (correlation id {correlation})";
-            Log.Error(e, "seq={0} conn={1} internal error, correlation id {2}", _request.Seq, _connection.Id, correlation);
-        }
-
-        if (_reason != StreamEndReason.ConnectionLost)
-        {
-            // SPEC §5: "content is never lost: with origin_stream=false the unfinished tail is flushed as a content frame first".
-            if (segmenter is not null)
-            {
-                segmenter.Complete();
-                SendPieces(segmenter);
+                // SPEC §7: message contents only at Debug.
+                var question = _request.IsCompletions ? _request.Prompt : _request.Messages.Count > 0 ? _request.Messages[^1].Content : string.Empty;
+                Log.Debug("request start seq={0} conn={1} model={2} upstream_model={3} messages={4} question={5}", _request.Seq, _connection.Id, _request.Model, _request.UpstreamModel, _request.Messages.Count, question);
             }
 
-            // Free the seq and the slots first: a client may reuse them the moment it reads the final frame.
-            _connection.Release(this);
-            Send(errorMessage is null
-                ? ReplyFrames.Final(_request.Seq, _request.ReceivedAt, finish, usage)
-                : ReplyFrames.Error(code, errorMessage, _request.Seq, _request.ReceivedAt));
-        }
-        else
-        {
-            finish = "disconnected";
-        }
+            var segmenter = _request.OriginStream ? null : new SentenceSegmenter(_request.Segment, _minChars);
+            string finish = "stop";
+            UsageInfo? usage = null;
+            var code = ErrorCodes.Ok;
+            string? errorMessage = null;
+            try
+            {
+                await foreach (var chunk in _upstream.StreamAsync(_request, token).WithCancellation(token).ConfigureAwait(false))
+                {
+                    if (!chunk.Content.IsEmpty)
+                    {
+                        var content = chunk.Content.Span;
+                        _tokens++;
+                        if (segmenter is null)
+                        {
+                            Send(ReplyFrames.Content(_request.Seq, _request.ReceivedAt, content));
+                        }
+                        else
+                        {
+                            segmenter.Append(content);
+                            SendPieces(segmenter);
+                        }
+                    }
 
-        LogEnd(code, errorMessage is null ? finish : "error");
+                    if (chunk.FinishReason is { } reason)
+                    {
+                        // SPEC §5 knows stop, length, cancelled, error: content_filter, tool_calls and the like end as stop.
+                        finish = reason == "length" ? "length" : "stop";
+                    }
+
+                    if (chunk.Usage is { } u)
+                    {
+                        usage = u;
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                finish = "cancelled";
+            }
+            catch (UpstreamException e)
+            {
+                code = e.Code;
+                errorMessage = e.Message;
+            }
+            catch (Exception e)
+            {
+                code = ErrorCodes.Internal;
+                var correlation = Guid.NewGuid().ToString("N")[..12];
+                errorMessage = $"internal error (correlation id {correlation})";
+                Log.Error(e, "seq={0} conn={1} internal error, correlation id {2}", _request.Seq, _connection.Id, correlation);
+            }
+
+            if (_reason != StreamEndReason.ConnectionLost)
+            {
+                // SPEC §5: "content is never lost: with origin_stream=false the unfinished tail is flushed as a content frame first".
+                if (segmenter is not null)
+                {
+                    segmenter.Complete();
+                    SendPieces(segmenter);
+                }
+
+                // Free the seq and the slots first: a client may reuse them the moment it reads the final frame.
+                _connection.Release(this);
+                Send(errorMessage is null
+                    ? ReplyFrames.Final(_request.Seq, _request.ReceivedAt, finish, usage)
+                    : ReplyFrames.Error(code, errorMessage, _request.Seq, _request.ReceivedAt));
+            }
+            else
+            {
+                finish = "disconnected";
+            }
+
+            LogEnd(code, errorMessage is null ? finish : "error");
+        }
+        finally
+        {
+            _connection.Finished(this);
+        }
     }
 
     /// <inheritdoc/>
@@ -178,6 +189,11 @@ public sealed class StreamSession : IDisposable
         _metrics.CountTokens(_tokens);
         var elapsed = Stopwatch.GetElapsedTime(_request.ReceivedAt);
         _metrics.ObserveDuration(elapsed);
+        if (!Log.IsInfoEnabled)
+        {
+            return; // the line's arguments (an array, boxed numbers, strings) are built only when it is written
+        }
+
         var ttft = _firstFrameAt == 0 ? "-" : Stopwatch.GetElapsedTime(_request.ReceivedAt, _firstFrameAt).TotalSeconds.ToString("F3", System.Globalization.CultureInfo.InvariantCulture);
         var mode = _request.OriginStream ? "origin" : _request.Segment.ToString().ToLowerInvariant();
         Log.Info(

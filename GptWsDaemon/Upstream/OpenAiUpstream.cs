@@ -75,7 +75,9 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
         Stream stream;
         try
         {
-            stream = await response.Content.ReadAsStreamAsync(timeout.Token).ConfigureAwait(false);
+            // SocketsHttpHandler's response content hands its stream over synchronously; the async call would only
+            // wrap it in a Task that lives as long as the response.
+            stream = response.Content.ReadAsStream(timeout.Token);
         }
         catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
         {
@@ -164,7 +166,9 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
         : new UpstreamException(ErrorCodes.UpstreamTimeout, $"upstream went silent for {_settings.UpstreamIdleTimeout.TotalSeconds:0} s mid-stream", inner);
 
     /// <summary>Sends the request; SPEC §6: "429/5xx/connect failures before the first token are retried with backoff … honour Retry-After".</summary>
-    private async Task<HttpResponseMessage> SendWithRetriesAsync(ChatRequest request, StreamDeadline timeout, CancellationToken cancellationToken)
+    /// <remarks>Its state machine lives only until the response headers arrive, so a pooled one serves many streams.</remarks>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<HttpResponseMessage> SendWithRetriesAsync(ChatRequest request, StreamDeadline timeout, CancellationToken cancellationToken)
     {
         var body = UpstreamRequestBody.Write(request);
         var uri = _uris[UpstreamRequestBody.PathFor(request)];
