@@ -42,6 +42,8 @@ public sealed partial class StreamingTests
         {
             Assert.That(sent.Path, Is.EqualTo("/v1/chat/completions"));
             Assert.That(sent.Headers["Authorization"], Is.EqualTo("Bearer sk-test-key-000000000000"));
+            Assert.That(sent.Headers["Accept"], Is.EqualTo("text/event-stream"));
+            Assert.That(sent.Headers["Content-Type"], Is.EqualTo("application/json"));
             Assert.That(sent.Body.GetProperty("model").GetString(), Is.EqualTo("gpt-3.5-turbo"));
             Assert.That(sent.Body.GetProperty("stream").GetBoolean(), Is.True);
             Assert.That(sent.Body.GetProperty("stream_options").GetProperty("include_usage").GetBoolean(), Is.True);

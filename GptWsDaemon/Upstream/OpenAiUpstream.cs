@@ -10,15 +10,21 @@ using NLog;
 namespace GptWsDaemon.Upstream;
 
 /// <summary>
-/// Streams from an OpenAI-compatible provider over one shared, pooled <see cref="HttpClient"/>. Retries 429/5xx/connect
-/// failures before the first token only; enforces connect, first-token and idle timeouts itself (HttpClient.Timeout is off).
+/// Streams from an OpenAI-compatible provider over one shared, pooled <see cref="SocketsHttpHandler"/>. Retries
+/// 429/5xx/connect failures before the first token only; enforces connect, first-token and idle timeouts itself.
 /// </summary>
+/// <remarks>
+/// Requests go to the handler through an <see cref="HttpMessageInvoker"/>, not an <see cref="HttpClient"/>: HttpClient
+/// adds nothing we use (its timeout would be off, responses are never buffered) but costs every request a linked token
+/// source, an async state machine and a copy of its default headers.
+/// </remarks>
 public sealed class OpenAiUpstream : IChatUpstream, IDisposable
 {
     private static readonly Logger Log = LogManager.GetCurrentClassLogger();
     private static readonly MediaTypeHeaderValue JsonContentType = new("application/json");
     private readonly DaemonSettings _settings;
-    private readonly HttpClient _http;
+    private readonly HttpMessageInvoker _http;
+    private readonly string _authorization;
     private readonly SecretRedactor _redactor;
     private readonly DaemonMetrics _metrics;
     private readonly Dictionary<string, Uri> _uris;
@@ -52,15 +58,9 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
             UseCookies = false,
             UseProxy = false,
         };
-        _http = new HttpClient(handler, disposeHandler: true)
-        {
-            // SPEC §9: the 100 s default kills long streams; our own timeouts apply instead.
-            Timeout = Timeout.InfiniteTimeSpan,
-            DefaultRequestVersion = HttpVersion.Version20,
-            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
-        };
-        _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", settings.ApiKey);
-        _http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+        // No overall timeout (SPEC §9: HttpClient's 100 s default would kill long streams); our own timeouts apply.
+        _http = new HttpMessageInvoker(handler, disposeHandler: true);
+        _authorization = "Bearer " + settings.ApiKey;
     }
 
     /// <inheritdoc/>
@@ -179,9 +179,19 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
             TimeSpan? retryAfter = null;
             try
             {
-                using var message = new HttpRequestMessage(HttpMethod.Post, uri) { Content = new ByteArrayContent(body) };
+                using var message = new HttpRequestMessage(HttpMethod.Post, uri)
+                {
+                    Content = new ByteArrayContent(body),
+                    // HTTP/2 where TLS negotiates it, HTTP/1.1 otherwise (plain http:// has no upgrade).
+                    Version = HttpVersion.Version20,
+                    VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
+                };
+                message.Headers.TryAddWithoutValidation("Authorization", _authorization);
+                message.Headers.TryAddWithoutValidation("Accept", "text/event-stream");
                 message.Content.Headers.ContentType = JsonContentType;
-                var response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+
+                // The response comes back as soon as its headers are in; its body is read as it streams.
+                var response = await _http.SendAsync(message, timeout.Token).ConfigureAwait(false);
                 if (response.IsSuccessStatusCode)
                 {
                     return response;
