@@ -42,6 +42,32 @@ public sealed partial class MetricsTests
     }
 
     [Test, CancelAfter(20000)]
+    public async Task Metrics_RuntimeFigures_FollowTheProcessGarbageCollector(CancellationToken ct)
+    {
+        await using var upstream = new FakeOpenAiServer(FakeOpenAiServer.Streams(["a"]));
+        await using var daemon = DaemonFixture.Start(upstream);
+        using var http = new HttpClient();
+        var before = Parse(await http.GetStringAsync(new Uri(daemon.HttpUri, "metrics"), ct));
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true);
+        var garbage = new byte[1024 * 1024];
+        GC.KeepAlive(garbage);
+        var after = Parse(await http.GetStringAsync(new Uri(daemon.HttpUri, "metrics"), ct));
+
+        Assert.Multiple(() =>
+        {
+            // The daemon runs in this test's process: a forced gen2 collection counts in every generation.
+            foreach (var generation in new[] { "0", "1", "2" })
+            {
+                var name = $"dotnet_collection_count_total{{generation=\"{generation}\"}}";
+                Assert.That(after[name], Is.GreaterThanOrEqualTo(before[name] + 1), name);
+            }
+
+            Assert.That(after["dotnet_gc_allocated_bytes_total"], Is.GreaterThanOrEqualTo(before["dotnet_gc_allocated_bytes_total"] + garbage.Length));
+            Assert.That(after["dotnet_gc_pause_seconds_total"], Is.GreaterThan(before["dotnet_gc_pause_seconds_total"]));
+        });
+    }
+
+    [Test, CancelAfter(20000)]
     public async Task Healthz_ReportsUpstreamConnectionsAndStreams(CancellationToken ct)
     {
         await using var upstream = new FakeOpenAiServer(async (req, res) =>

@@ -30,6 +30,21 @@ public sealed class DaemonMetrics
         var buckets = new[] { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120 };
         _ttft = factory.CreateHistogram("gptws_upstream_ttft_seconds", "Upstream time to first token.", new HistogramConfiguration { Buckets = buckets });
         _duration = factory.CreateHistogram("gptws_upstream_duration_seconds", "Whole stream duration.", new HistogramConfiguration { Buckets = buckets });
+
+        // The runtime's own figures, read at each scrape: what a latency spike usually comes down to in a .NET process.
+        var allocated = factory.CreateCounter("dotnet_gc_allocated_bytes_total", "Bytes allocated on the managed heap since the process started.");
+        var paused = factory.CreateCounter("dotnet_gc_pause_seconds_total", "Time the runtime held managed threads paused for garbage collection.");
+        var collections = factory.CreateCounter("dotnet_collection_count_total", "Garbage collections by generation (a gen2 collection also counts as gen1 and gen0).", new CounterConfiguration { LabelNames = ["generation"] });
+        var byGeneration = new[] { collections.WithLabels("0"), collections.WithLabels("1"), collections.WithLabels("2") };
+        Registry.AddBeforeCollectCallback(() =>
+        {
+            allocated.IncTo(GC.GetTotalAllocatedBytes());
+            paused.IncTo(GC.GetTotalPauseDuration().TotalSeconds);
+            for (var generation = 0; generation < byGeneration.Length; generation++)
+            {
+                byGeneration[generation].IncTo(GC.CollectionCount(generation));
+            }
+        });
     }
 
     /// <summary>The registry /metrics serializes.</summary>
