@@ -249,8 +249,12 @@ public static class BenchRun
             CultureInfo.InvariantCulture,
             $"C={r.Concurrency,-4} {r.Path,-16} ok {s.Completed}/{s.Streams} TTFT p50 {s.Ttft.At(50):F2} p99 {s.Ttft.At(99):F2} ms (overhead p99 {s.TtftOverhead.At(99):F2}, of it request out p50 {s.RequestPath.At(50):F2} p99 {s.RequestPath.At(99):F2}), lat p99 {s.Latency.At(99):F2} ms, gap+ p99 {s.Stretch.At(99):F2} ms, "
             + $"lost {s.LostTokens} reord {s.Reordered}, cpu/tok {(r.CpuPerToken is { } cpu ? cpu.ToString("F1", CultureInfo.InvariantCulture) : "-")} µs (bench {r.BenchCpuPerToken:F1}), "
-            + $"{r.Elapsed.TotalSeconds:F1} s{(r.TimedOut ? " TIMED OUT" : string.Empty)}{(s.FirstError is { } e ? " — " + e : string.Empty)}");
+            + $"{Gc(r)}{r.Elapsed.TotalSeconds:F1} s{(r.TimedOut ? " TIMED OUT" : string.Empty)}{(s.FirstError is { } e ? " — " + e : string.Empty)}");
     }
+
+    private static string Gc(CellResult r) => r.Runtime is { } g
+        ? string.Create(CultureInfo.InvariantCulture, $"alloc/tok {r.AllocatedBytesPerToken:F0} B, GCs {g.Collections:0} paused {g.PauseSeconds * 1000:F1} ms, ")
+        : string.Empty;
 
     private static void Log(string line) => Console.Error.WriteLine("[bench] " + line);
 }

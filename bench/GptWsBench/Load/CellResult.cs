@@ -16,6 +16,12 @@ public sealed record CellResult(string Path, int Concurrency, TimeSpan Delay, Ph
     /// <summary>utime + stime of the bench process (load generator + fake upstream) during the measured phase.</summary>
     public long BenchCpuMicroseconds { get; init; }
 
+    /// <summary>The daemon's garbage collection during the measured phase (null for other paths).</summary>
+    public RuntimeDelta? Runtime { get; init; }
+
+    /// <summary>Bytes the daemon allocated per relayed token during the measured phase (per-stream costs included).</summary>
+    public double? AllocatedBytesPerToken => Runtime is { } r && Stats.TokensRelayed > 0 ? r.AllocatedBytes / Stats.TokensRelayed : null;
+
     /// <summary>CPU per token of the bench process itself (load generator + fake upstream), in µs.</summary>
     public double BenchCpuPerToken => Stats.TokensRelayed > 0 ? (double)BenchCpuMicroseconds / Stats.TokensRelayed : double.NaN;
 

@@ -91,7 +91,7 @@ public sealed class CellRunner
         var windowEnd = windowStart + Ticks(window);
         var next = -1;
         var recordedInFlight = 0;
-        var probes = ProbeWindowAsync(gateway, windowStart, windowEnd, deadline.Token);
+        var probes = ProbeWindowAsync(gateway, path is WsPath ws ? RuntimeProbe.MetricsUrl(ws.Url) : null, windowStart, windowEnd, deadline.Token);
         var loops = new Task[workers.Length];
         for (var w = 0; w < workers.Length; w++)
         {
@@ -166,11 +166,15 @@ public sealed class CellRunner
         return new CellResult(path.Name, workers.Length, delay, stats, window0.GatewayCpu, window0.PeakKiB, Stopwatch.GetElapsedTime(started), timedOut)
         {
             BenchCpuMicroseconds = window0.BenchCpu,
+            Runtime = window0.Runtime,
         };
     }
 
-    /// <summary>Reads CPU (gateway and the bench itself) at the window's start and end, and samples the gateway's RSS in between.</summary>
-    private static async Task<(long? GatewayCpu, long? PeakKiB, long BenchCpu)> ProbeWindowAsync(ProcessProbe? gateway, long windowStart, long windowEnd, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads CPU (gateway and the bench itself) and, for the daemon, its GC counters at the window's start and end, and
+    /// samples the gateway's RSS in between.
+    /// </summary>
+    private static async Task<(long? GatewayCpu, long? PeakKiB, long BenchCpu, RuntimeDelta? Runtime)> ProbeWindowAsync(ProcessProbe? gateway, Uri? metrics, long windowStart, long windowEnd, CancellationToken cancellationToken)
     {
         var self = new ProcessProbe(Environment.ProcessId);
         try
@@ -178,12 +182,14 @@ public sealed class CellRunner
             await Task.Delay(TimeSpan.FromSeconds(Math.Max(0, (windowStart - Stopwatch.GetTimestamp()) / (double)Stopwatch.Frequency)), cancellationToken).ConfigureAwait(false);
             var selfBefore = self.CpuMicroseconds();
             var gatewayBefore = gateway?.CpuMicroseconds() ?? 0;
+            var runtimeBefore = metrics is null ? null : await RuntimeProbe.ReadAsync(metrics, cancellationToken).ConfigureAwait(false);
             gateway?.StartSampling(TimeSpan.FromMilliseconds(20));
             await Task.Delay(TimeSpan.FromSeconds(Math.Max(0, (windowEnd - Stopwatch.GetTimestamp()) / (double)Stopwatch.Frequency)), cancellationToken).ConfigureAwait(false);
             long? gatewayCpu = gateway is null ? null : gateway.CpuMicroseconds() - gatewayBefore;
             var selfCpu = self.CpuMicroseconds() - selfBefore;
+            var runtimeAfter = runtimeBefore is null ? null : await RuntimeProbe.ReadAsync(metrics!, cancellationToken).ConfigureAwait(false);
             long? peak = gateway is null ? null : await gateway.StopSamplingAsync().ConfigureAwait(false);
-            return (gatewayCpu, peak, selfCpu);
+            return (gatewayCpu, peak, selfCpu, runtimeAfter?.Since(runtimeBefore!));
         }
         catch (OperationCanceledException)
         {
@@ -192,7 +198,7 @@ public sealed class CellRunner
                 await gateway.StopSamplingAsync().ConfigureAwait(false);
             }
 
-            return (null, null, 0);
+            return (null, null, 0, null);
         }
     }
 }

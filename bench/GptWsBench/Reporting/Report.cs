@@ -53,6 +53,7 @@ public sealed class Report
         b.AppendLine("- **Peer:** " + (_peerProblem is null ? "Portkey gateway (npm @portkey-ai/gateway), node " + NodeVersion() + ", `x-portkey-provider: openai` + `x-portkey-custom-host` → the same fake upstream" : "n/a — " + _peerProblem));
         b.AppendLine();
         b.Append(Table());
+        b.AppendLine().AppendLine("## The daemon's garbage collection in each measured window").AppendLine().Append(GcTable());
         b.AppendLine().AppendLine("## Targets").AppendLine();
         b.AppendLine("| target | measured | met |").AppendLine("|---|---|---|");
         foreach (var (target, measured, met) in _targets)
@@ -69,7 +70,7 @@ public sealed class Report
     public string ToConsole()
     {
         var b = new StringBuilder();
-        b.AppendLine().Append(Table()).AppendLine();
+        b.AppendLine().Append(Table()).AppendLine().Append(GcTable()).AppendLine();
         foreach (var (target, measured, met) in _targets)
         {
             b.AppendLine($"{Mark(met),-6} {target}: {measured}");
@@ -208,6 +209,30 @@ public sealed class Report
         if (errors.Count > 0)
         {
             b.AppendLine().AppendLine("Errors: " + string.Join("; ", errors));
+        }
+
+        return b.ToString();
+    }
+
+    /// <summary>From the daemon's own counters (/metrics) at the window's edges: what its p99s have to absorb.</summary>
+    private string GcTable()
+    {
+        var b = new StringBuilder();
+        b.AppendLine("| streams | path | window s | allocated B per token | allocated MB/s | GCs gen0 / gen1 / gen2 | GC pause ms total (per GC) | paused % of window |");
+        b.AppendLine("|---:|---|---:|---:|---:|---:|---:|---:|");
+        foreach (var c in _options.Concurrency)
+        {
+            foreach (var path in new[] { Origin, Sentence })
+            {
+                if (Get(path, c) is not { Runtime: { } g } r)
+                {
+                    continue;
+                }
+
+                var window = _options.WindowAt(c).TotalSeconds;
+                var perGc = g.Collections > 0 ? Inv($"{g.PauseSeconds * 1000 / g.Collections:F1}") : "–";
+                b.AppendLine(Inv($"| {c:N0} | {path} | {window:0.#} | {r.AllocatedBytesPerToken:F0} | {g.AllocatedBytes / window / 1e6:F2} | {g.Gen0:0} / {g.Gen1:0} / {g.Gen2:0} | {g.PauseSeconds * 1000:F1} ({perGc}) | {g.PauseSeconds / window * 100:F2} |"));
+            }
         }
 
         return b.ToString();
