@@ -37,4 +37,10 @@ public sealed record ChatRequest
 
     /// <summary><see cref="System.Diagnostics.Stopwatch"/> timestamp of the frame's arrival, for consume_time.</summary>
     public long ReceivedAt { get; init; }
+
+    /// <summary>
+    /// This request without its messages and prompt: what a stream keeps once the upstream request is written, so that a
+    /// long conversation is not held (and copied by the garbage collector) for as long as its answer streams.
+    /// </summary>
+    public ChatRequest WithoutText() => Messages.Count == 0 && Prompt.Length == 0 ? this : this with { Messages = [], Prompt = string.Empty };
 }

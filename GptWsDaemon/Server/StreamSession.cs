@@ -14,7 +14,7 @@ namespace GptWsDaemon.Server;
 public sealed class StreamSession : IDisposable
 {
     private static readonly Logger Log = LogManager.GetLogger("GptWsDaemon.Requests");
-    private readonly ChatRequest _request;
+    private ChatRequest _request; // without its text once the upstream request is written
     private readonly IChatUpstream _upstream;
     private readonly ClientConnection _connection;
     private readonly DaemonMetrics _metrics;
@@ -87,7 +87,10 @@ public sealed class StreamSession : IDisposable
             string? errorMessage = null;
             try
             {
-                await foreach (var chunk in _upstream.StreamAsync(_request, token).WithCancellation(token).ConfigureAwait(false))
+                var chunks = _upstream.StreamAsync(_request, token);
+                _request = _request.WithoutText(); // the upstream has what it needs of the text (IChatUpstream.StreamAsync)
+
+                await foreach (var chunk in chunks.WithCancellation(token).ConfigureAwait(false))
                 {
                     if (!chunk.Content.IsEmpty)
                     {

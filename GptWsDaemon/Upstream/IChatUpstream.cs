@@ -11,6 +11,8 @@ public interface IChatUpstream
     /// <summary>
     /// Streams the answer. Throws <see cref="UpstreamException"/> on failure and <see cref="OperationCanceledException"/>
     /// when <paramref name="cancellationToken"/> fires; ending the enumeration early aborts the upstream request.
+    /// The caller does not keep <paramref name="request"/> for the upstream: an implementation that needs the text later
+    /// than this call keeps its own reference.
     /// </summary>
     IAsyncEnumerable<UpstreamChunk> StreamAsync(ChatRequest request, CancellationToken cancellationToken);
 }

@@ -21,7 +21,6 @@ namespace GptWsDaemon.Upstream;
 public sealed class OpenAiUpstream : IChatUpstream, IDisposable
 {
     private static readonly Logger Log = LogManager.GetCurrentClassLogger();
-    private static readonly MediaTypeHeaderValue JsonContentType = new("application/json");
     private readonly DaemonSettings _settings;
     private readonly HttpMessageInvoker _http;
     private readonly string _authorization;
@@ -67,11 +66,19 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
     public string Name => "openai";
 
     /// <inheritdoc/>
-    public async IAsyncEnumerable<UpstreamChunk> StreamAsync(ChatRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <remarks>
+    /// The request's text is used once, here, to write the body: the stream that follows holds neither the text nor,
+    /// once the request is sent, the body (see <see cref="RequestBodyContent"/>), so a long conversation costs memory
+    /// only until it is on the wire, not for as long as the answer streams.
+    /// </remarks>
+    public IAsyncEnumerable<UpstreamChunk> StreamAsync(ChatRequest request, CancellationToken cancellationToken) =>
+        StreamAsync(UpstreamRequestBody.Write(request), _uris[UpstreamRequestBody.PathFor(request)], request.Seq, cancellationToken);
+
+    private async IAsyncEnumerable<UpstreamChunk> StreamAsync(byte[] body, Uri uri, RequestSeq seq, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var timeout = new StreamDeadline(_settings.FirstTokenTimeout, cancellationToken);
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        using var response = await SendWithRetriesAsync(request, timeout, cancellationToken).ConfigureAwait(false);
+        using var response = await SendWithRetriesAsync(body, uri, seq, timeout, cancellationToken).ConfigureAwait(false);
         Stream stream;
         try
         {
@@ -168,10 +175,8 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
     /// <summary>Sends the request; SPEC §6: "429/5xx/connect failures before the first token are retried with backoff … honour Retry-After".</summary>
     /// <remarks>Its state machine lives only until the response headers arrive, so a pooled one serves many streams.</remarks>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<HttpResponseMessage> SendWithRetriesAsync(ChatRequest request, StreamDeadline timeout, CancellationToken cancellationToken)
+    private async ValueTask<HttpResponseMessage> SendWithRetriesAsync(byte[] body, Uri uri, RequestSeq seq, StreamDeadline timeout, CancellationToken cancellationToken)
     {
-        var body = UpstreamRequestBody.Write(request);
-        var uri = _uris[UpstreamRequestBody.PathFor(request)];
         for (var attempt = 0; ; attempt++)
         {
             var last = attempt >= _settings.MaxRetries;
@@ -179,21 +184,22 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
             TimeSpan? retryAfter = null;
             try
             {
+                var content = new RequestBodyContent(body);
                 using var message = new HttpRequestMessage(HttpMethod.Post, uri)
                 {
-                    Content = new ByteArrayContent(body),
+                    Content = content,
                     // HTTP/2 where TLS negotiates it, HTTP/1.1 otherwise (plain http:// has no upgrade).
                     Version = HttpVersion.Version20,
                     VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
                 };
                 message.Headers.TryAddWithoutValidation("Authorization", _authorization);
                 message.Headers.TryAddWithoutValidation("Accept", "text/event-stream");
-                message.Content.Headers.ContentType = JsonContentType;
 
                 // The response comes back as soon as its headers are in; its body is read as it streams.
                 var response = await _http.SendAsync(message, timeout.Token).ConfigureAwait(false);
                 if (response.IsSuccessStatusCode)
                 {
+                    content.Release(); // no retry from here on, by us or by the handler
                     return response;
                 }
 
@@ -230,7 +236,7 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
 
             _metrics.CountRetry();
             var delay = retryAfter ?? Backoff(attempt);
-            Log.Info("seq={0} upstream attempt {1} failed ({2}: {3}); retrying in {4:0} ms", request.Seq, attempt + 1, failure.Code, failure.Message, delay.TotalMilliseconds);
+            Log.Info("seq={0} upstream attempt {1} failed ({2}: {3}); retrying in {4:0} ms", seq, attempt + 1, failure.Code, failure.Message, delay.TotalMilliseconds);
             try
             {
                 await Task.Delay(delay, timeout.Token).ConfigureAwait(false);

@@ -31,6 +31,9 @@ public sealed class BenchOptions
     /// <summary>Delay between tokens at 1,000 streams and more.</summary>
     public int DelayMsAt1000 { get; private set; } = 50;
 
+    /// <summary>Extra bytes of text in every request's user message (0: a two-word question), for long-prompt runs.</summary>
+    public int PromptBytes { get; private set; }
+
     /// <summary>Concurrency levels.</summary>
     public IReadOnlyList<int> Concurrency { get; private set; } = [1, 100, 1000];
 
@@ -83,6 +86,7 @@ public sealed class BenchOptions
                 case "--tokens": o.Tokens = Int(Value()); break;
                 case "--delay-ms": o.DelayMs = Int(Value()); break;
                 case "--delay-ms-at-1000": o.DelayMsAt1000 = Int(Value()); break;
+                case "--prompt-bytes": o.PromptBytes = Int(Value()); break;
                 case "--concurrency": o.Concurrency = [.. Value().Split(',').Select(Int)]; break;
                 case "--window-s": o.Window = Map(Value()); break;
                 case "--idle": o.Idle = Int(Value()); break;

@@ -79,6 +79,7 @@ public static class BenchRun
             RelayPath => "relay",
             _ => "peer",
         }));
+        ChatBodies.Pad(options.PromptBytes);
         var runner = new CellRunner(upstream, script);
         var results = new List<CellResult>();
         try
