@@ -5,7 +5,7 @@ using NLog;
 namespace GptWsDaemon.Upstream;
 
 /// <summary>
-/// Waits for the next upstream bytes on the socket under a plain-HTTP/1.1 <see cref="HttpClient"/> response body.
+/// Waits for the next upstream bytes on the socket under a plain-HTTP/1.1 <see cref="SocketsHttpHandler"/> response body.
 /// <para>
 /// Why: when a response-body read of SocketsHttpHandler has to wait, its async read method suspends and allocates a
 /// state machine — one object per token, which bench/ measured as half of the daemon's allocations under load (and so
