@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Net;
-using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
 using GptWsDaemon.Config;
 using GptWsDaemon.Observability;

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Headers;
 
 namespace GptWsDaemon.Upstream;
 
@@ -10,6 +11,7 @@ namespace GptWsDaemon.Upstream;
 /// </summary>
 internal sealed class RequestBodyContent : HttpContent
 {
+    private static readonly MediaTypeHeaderValue JsonContentType = new("application/json");
     private byte[]? _body;
 
     /// <summary>Wraps <paramref name="body"/> (not copied), typed application/json.</summary>
@@ -18,8 +20,6 @@ internal sealed class RequestBodyContent : HttpContent
         _body = body;
         Headers.ContentType = JsonContentType;
     }
-
-    private static System.Net.Http.Headers.MediaTypeHeaderValue JsonContentType { get; } = new("application/json");
 
     /// <summary>Forgets the bytes; sending the content again after this fails.</summary>
     public void Release() => _body = null;
