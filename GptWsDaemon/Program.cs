@@ -1,10 +1,10 @@
-using System.Net;
 using System.Runtime.InteropServices;
 using CommandLine;
 using CommandLine.Text;
 using GptWsDaemon.Config;
 using GptWsDaemon.Observability;
 using GptWsDaemon.Server;
+using GptWsDaemon.Server.Engines;
 using GptWsDaemon.Upstream;
 using NLog;
 
@@ -67,6 +67,15 @@ internal static class Program
 
     private static async Task<int> RunAsync(DaemonSettings settings, Logger log)
     {
+        var (limit, open) = DescriptorBudget.ReadProcess();
+        var fit = DescriptorBudget.Compute(settings, limit, open);
+        settings = settings with { MaxConnections = fit.MaxConnections, MaxStreams = fit.MaxStreams };
+        log.Info("descriptors: limit {0}, {1} open; up to {2} connections and {3} streams", fit.Limit?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown", fit.Open, fit.MaxConnections, fit.MaxStreams);
+        if (fit.Warning is not null)
+        {
+            log.Warn(fit.Warning);
+        }
+
         var metrics = new DaemonMetrics();
         var redactor = new SecretRedactor([settings.ApiKey, .. settings.AccessTokens]);
         using var openAi = settings.Demo ? null : new OpenAiUpstream(settings, redactor, metrics);
@@ -74,15 +83,15 @@ internal static class Program
         await using var server = new DaemonServer(settings, upstream, metrics);
         try
         {
-            server.Start();
+            await server.StartAsync().ConfigureAwait(false);
         }
-        catch (HttpListenerException e)
+        catch (EngineBindException e)
         {
             await Console.Error.WriteLineAsync($"gptwsdaemon: cannot listen on {settings.Host}:{settings.Port}: {e.Message}").ConfigureAwait(false);
             return 1;
         }
 
-        log.Info("GptWsDaemon listening on {0} (WebSocket on / and /ws, test page on /, /healthz, /metrics)", server.Url);
+        log.Info("GptWsDaemon listening on {0} with engine {1} (WebSocket on / and /ws, test page on /, /healthz, /metrics)", server.Url, settings.Engine.ToString().ToLowerInvariant());
         if (settings.Demo)
         {
             log.Warn("DEMO MODE: no API key set (or --demo): answers come from the embedded offline model, not OpenAI");
@@ -90,6 +99,11 @@ internal static class Program
         else
         {
             log.Info("upstream: {0} (API key set)", settings.BaseUrl);
+        }
+
+        if (settings.Engine == EngineKind.HttpListener && !settings.IsLoopback)
+        {
+            log.Warn("SECURITY: engine httplistener on {0} is not hardened against hostile sockets (no head timeout, unbounded request lines, no descriptor guard). Exposed ports: use --engine kestrel, or put nginx in front (deploy/nginx.conf).", settings.Host);
         }
 
         if (settings.AccessTokens.Count == 0 && !settings.IsLoopback)

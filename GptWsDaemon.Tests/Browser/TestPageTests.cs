@@ -47,7 +47,7 @@ public sealed class TestPageTests
     public async Task OriginStream_ChineseAndEmojiQuestion_AnswerGrowsPieceByPieceAndCompletes(CancellationToken ct)
     {
         // 50 ms a token: the ~140-token answer streams for several seconds, time enough for a mid-stream screenshot.
-        await using var daemon = DaemonFixture.StartDemo(s => s with { DemoTokenDelay = TimeSpan.FromMilliseconds(50) });
+        await using var daemon = await DaemonFixture.StartDemoAsync(s => s with { DemoTokenDelay = TimeSpan.FromMilliseconds(50) });
         await using var page = await TestPage.OpenAsync(_browser.Context, daemon.HttpUri);
         await page.WaitConnectedAsync().WaitAsync(ct);
         await Expect(page.ById("ws-url")).ToHaveValueAsync(daemon.WsUri.ToString());
@@ -99,7 +99,7 @@ public sealed class TestPageTests
     [Test, CancelAfter(180_000)]
     public async Task SentenceMode_FollowUpQuestion_StreamsSentencesAndCarriesHistory(CancellationToken ct)
     {
-        await using var daemon = DaemonFixture.StartDemo(s => s with { DemoTokenDelay = TimeSpan.FromMilliseconds(30) });
+        await using var daemon = await DaemonFixture.StartDemoAsync(s => s with { DemoTokenDelay = TimeSpan.FromMilliseconds(30) });
         await using var page = await TestPage.OpenAsync(_browser.Context, daemon.HttpUri);
         await page.WaitConnectedAsync().WaitAsync(ct);
 
@@ -150,7 +150,7 @@ public sealed class TestPageTests
     public async Task CancelButton_LongAnswer_SendsCancelActionAndEndsCancelled(CancellationToken ct)
     {
         // 100 ms a token: the whole answer would take about 14 s, so the cancel lands well before its end.
-        await using var daemon = DaemonFixture.StartDemo(s => s with { DemoTokenDelay = TimeSpan.FromMilliseconds(100) });
+        await using var daemon = await DaemonFixture.StartDemoAsync(s => s with { DemoTokenDelay = TimeSpan.FromMilliseconds(100) });
         await using var page = await TestPage.OpenAsync(_browser.Context, daemon.HttpUri);
         await page.WaitConnectedAsync().WaitAsync(ct);
 
@@ -183,7 +183,7 @@ public sealed class TestPageTests
     [Test, CancelAfter(180_000)]
     public async Task TemperatureFive_Send_ShowsErrorFrame1004InPlainWordsAndStaysConnected(CancellationToken ct)
     {
-        await using var daemon = DaemonFixture.StartDemo(s => s with { DemoTokenDelay = TimeSpan.FromMilliseconds(5) });
+        await using var daemon = await DaemonFixture.StartDemoAsync(s => s with { DemoTokenDelay = TimeSpan.FromMilliseconds(5) });
         await using var page = await TestPage.OpenAsync(_browser.Context, daemon.HttpUri);
         await page.WaitConnectedAsync().WaitAsync(ct);
 
@@ -220,7 +220,7 @@ public sealed class TestPageTests
     public async Task DaemonRestart_SocketDropped_PageShowsReconnectingAndStreamsAgain(CancellationToken ct)
     {
         var port = DaemonFixture.FreePort();
-        var daemon = DaemonFixture.StartDemo(s => s with { Port = port, DemoTokenDelay = TimeSpan.FromMilliseconds(5) });
+        var daemon = await DaemonFixture.StartDemoAsync(s => s with { Port = port, DemoTokenDelay = TimeSpan.FromMilliseconds(5) });
         await using var page = await TestPage.OpenAsync(_browser.Context, daemon.HttpUri);
         try
         {
@@ -235,7 +235,7 @@ public sealed class TestPageTests
         await Expect(page.Status).ToContainTextAsync("reconnecting in");
         await page.ScreenshotAsync("test-page-reconnecting");
 
-        await using var restarted = DaemonFixture.StartDemo(s => s with { Port = port, DemoTokenDelay = TimeSpan.FromMilliseconds(5) });
+        await using var restarted = await DaemonFixture.StartDemoAsync(s => s with { Port = port, DemoTokenDelay = TimeSpan.FromMilliseconds(5) });
         await page.WaitConnectedAsync().WaitAsync(ct);
         await page.AskAsync("Still there?");
         await page.WaitAnswerStateAsync("done").WaitAsync(ct);
@@ -248,7 +248,7 @@ public sealed class TestPageTests
     [Test, CancelAfter(180_000)]
     public async Task AccessTokens_Configured_RefusedWithoutTokenThenConnectsWithIt(CancellationToken ct)
     {
-        await using var daemon = DaemonFixture.StartDemo(s => s with { AccessTokens = ["s3cret-token"], DemoTokenDelay = TimeSpan.FromMilliseconds(5) });
+        await using var daemon = await DaemonFixture.StartDemoAsync(s => s with { AccessTokens = ["s3cret-token"], DemoTokenDelay = TimeSpan.FromMilliseconds(5) });
         await using var page = await TestPage.OpenAsync(_browser.Context, daemon.HttpUri);
 
         await Expect(page.Status).ToHaveAttributeAsync("data-state", "reconnecting");
@@ -273,7 +273,7 @@ public sealed class TestPageTests
     [Test, CancelAfter(180_000)]
     public async Task RawPanel_PingAndUnreadableFrame_ShowsPongAndError1001(CancellationToken ct)
     {
-        await using var daemon = DaemonFixture.StartDemo();
+        await using var daemon = await DaemonFixture.StartDemoAsync();
         await using var page = await TestPage.OpenAsync(_browser.Context, daemon.HttpUri);
         await page.WaitConnectedAsync().WaitAsync(ct);
 
@@ -298,7 +298,7 @@ public sealed class TestPageTests
     [Test, CancelAfter(180_000)]
     public async Task PhoneViewport_Page_SettingsCollapseUnderTheChatAndStillStream(CancellationToken ct)
     {
-        await using var daemon = DaemonFixture.StartDemo(s => s with { DemoTokenDelay = TimeSpan.FromMilliseconds(5) });
+        await using var daemon = await DaemonFixture.StartDemoAsync(s => s with { DemoTokenDelay = TimeSpan.FromMilliseconds(5) });
         await using var page = await TestPage.OpenAsync(_browser.Context, daemon.HttpUri, new ViewportSize { Width = 390, Height = 844 });
         await page.WaitConnectedAsync().WaitAsync(ct);
 

@@ -1,3 +1,4 @@
+using GptWsDaemon.Server.Engines;
 using System.Net;
 using System.Net.WebSockets;
 using System.Text;
@@ -7,8 +8,8 @@ using GptWsDaemon.Tests.Support;
 namespace GptWsDaemon.Tests.Server;
 
 /// <summary>SPEC §4, §6, §7 at the connection: cancel, disconnect, limits, bad frames, keep-alive, slow readers, shutdown.</summary>
-[TestFixture]
-public sealed class ConnectionTests
+[TestFixtureSource(typeof(EngineTests), nameof(EngineTests.Engines))]
+public sealed class ConnectionTests(EngineKind engine) : EngineTests(engine)
 {
     private static readonly TimeSpan AbortBudget = TimeSpan.FromMilliseconds(100);
 
@@ -26,7 +27,7 @@ public sealed class ConnectionTests
     public async Task CancelAction_EndsStreamCancelled_AndAbortsUpstreamAtOnce(CancellationToken ct)
     {
         await using var upstream = EndlessUpstream(TimeSpan.FromMilliseconds(10));
-        await using var daemon = DaemonFixture.Start(upstream);
+        await using var daemon = await StartDaemonAsync(upstream);
         using var client = await daemon.ConnectAsync(ct);
 
         await client.SendAsync(new { seq = "c1", data = new { query = "one", origin_stream = false, segment = "sentence" } }, ct);
@@ -54,7 +55,7 @@ public sealed class ConnectionTests
     public async Task ClientDisconnects_EveryUpstreamRequestAbortedWithin100ms(CancellationToken ct)
     {
         await using var upstream = EndlessUpstream(TimeSpan.FromMilliseconds(20));
-        await using var daemon = DaemonFixture.Start(upstream);
+        await using var daemon = await StartDaemonAsync(upstream);
         var client = await daemon.ConnectAsync(ct);
         for (var i = 0; i < 4; i++)
         {
@@ -80,7 +81,7 @@ public sealed class ConnectionTests
     public async Task DuplicateSeq_Is1005_AndTheFirstStreamContinues(CancellationToken ct)
     {
         await using var upstream = new FakeOpenAiServer(FakeOpenAiServer.Streams(["x", "y", "z"], TimeSpan.FromMilliseconds(50)));
-        await using var daemon = DaemonFixture.Start(upstream);
+        await using var daemon = await StartDaemonAsync(upstream);
         using var client = await daemon.ConnectAsync(ct);
 
         await client.SendAsync(new { seq = "dup", data = new { query = "q" } }, ct);
@@ -97,7 +98,7 @@ public sealed class ConnectionTests
     public async Task SeqReusedRightAfterItsFinalFrame_IsAcceptedEveryTime(CancellationToken ct)
     {
         // The seq and the slot are free by the time the client reads the final frame.
-        await using var daemon = DaemonFixture.StartDemo(s => s with { DemoTokenDelay = TimeSpan.Zero, StreamsPerConnection = 1 });
+        await using var daemon = await StartDemoDaemonAsync(s => s with { DemoTokenDelay = TimeSpan.Zero, StreamsPerConnection = 1 });
         using var client = await daemon.ConnectAsync(ct);
 
         for (var i = 0; i < 30; i++)
@@ -112,7 +113,7 @@ public sealed class ConnectionTests
     [Test, CancelAfter(20000)]
     public async Task CancelAfterTheFinalFrame_GetsNoSecondEnd(CancellationToken ct)
     {
-        await using var daemon = DaemonFixture.StartDemo(s => s with { DemoTokenDelay = TimeSpan.Zero });
+        await using var daemon = await StartDemoDaemonAsync(s => s with { DemoTokenDelay = TimeSpan.Zero });
         using var client = await daemon.ConnectAsync(ct);
         await client.SendAsync(new { seq = "done", data = new { query = "q", openai_parameter = false, max_tokens = 2 } }, ct);
         await client.ReadStreamAsync("done", ct);
@@ -127,7 +128,7 @@ public sealed class ConnectionTests
     public async Task StreamsPerConnectionAndMaxStreams_Refused1006(CancellationToken ct)
     {
         await using var upstream = EndlessUpstream(TimeSpan.FromMilliseconds(50));
-        await using var daemon = DaemonFixture.Start(upstream, s => s with { StreamsPerConnection = 2, MaxStreams = 3 });
+        await using var daemon = await StartDaemonAsync(upstream, s => s with { StreamsPerConnection = 2, MaxStreams = 3 });
         using var a = await daemon.ConnectAsync(ct);
         using var b = await daemon.ConnectAsync(ct);
 
@@ -153,7 +154,7 @@ public sealed class ConnectionTests
     [Test, CancelAfter(20000)]
     public async Task MaxConnections_ExtraUpgradeGets503(CancellationToken ct)
     {
-        await using var daemon = DaemonFixture.StartDemo(s => s with { MaxConnections = 2 });
+        await using var daemon = await StartDemoDaemonAsync(s => s with { MaxConnections = 2 });
         using var a = await daemon.ConnectAsync(ct);
         using var b = await daemon.ConnectAsync(ct);
         using var c = new ClientWebSocket();
@@ -168,7 +169,7 @@ public sealed class ConnectionTests
     [Test, CancelAfter(20000)]
     public async Task BadFrames_EachGetsAnErrorFrame_ConnectionKeepsWorking(CancellationToken ct)
     {
-        await using var daemon = DaemonFixture.StartDemo(s => s with { MaxMessageBytes = 4096 });
+        await using var daemon = await StartDemoDaemonAsync(s => s with { MaxMessageBytes = 4096 });
         using var client = await daemon.ConnectAsync(ct);
         var socket = client.Socket;
 
@@ -203,7 +204,7 @@ public sealed class ConnectionTests
     public async Task InvalidUtf8TextFrame_FailsThatConnectionWith1007_DaemonAndOthersUnharmed(CancellationToken ct)
     {
         // RFC 6455 §8.1: invalid UTF-8 in a text frame MUST fail the connection; the runtime closes it with 1007.
-        await using var daemon = DaemonFixture.StartDemo();
+        await using var daemon = await StartDemoDaemonAsync();
         using var bystander = await daemon.ConnectAsync(ct);
         using var client = await daemon.ConnectAsync(ct);
 
@@ -219,7 +220,7 @@ public sealed class ConnectionTests
     public async Task IdleSocket_GetsKeepAliveControlFramesEveryPingInterval(CancellationToken ct)
     {
         // A raw TCP client, so that control frames are visible: proxies cut silent connections, the daemon must not be silent.
-        await using var daemon = DaemonFixture.StartDemo(s => s with { PingInterval = TimeSpan.FromMilliseconds(500) });
+        await using var daemon = await StartDemoDaemonAsync(s => s with { PingInterval = TimeSpan.FromMilliseconds(500) });
         using var tcp = new System.Net.Sockets.TcpClient();
         await tcp.ConnectAsync(IPAddress.Loopback, daemon.Settings.Port, ct);
         var stream = tcp.GetStream();
@@ -262,7 +263,7 @@ public sealed class ConnectionTests
     [Test, CancelAfter(20000)]
     public async Task PingAction_GetsPong(CancellationToken ct)
     {
-        await using var daemon = DaemonFixture.StartDemo();
+        await using var daemon = await StartDemoDaemonAsync();
         using var client = await daemon.ConnectAsync(ct);
 
         await client.SendAsync("{\"action\":\"ping\"}", ct);
@@ -273,7 +274,7 @@ public sealed class ConnectionTests
     [Test, CancelAfter(20000)]
     public async Task IdleConnection_ClosedAfterIdleTimeout(CancellationToken ct)
     {
-        await using var daemon = DaemonFixture.StartDemo(s => s with { ConnectionIdleTimeout = TimeSpan.FromSeconds(1) });
+        await using var daemon = await StartDemoDaemonAsync(s => s with { ConnectionIdleTimeout = TimeSpan.FromSeconds(1) });
         using var client = await daemon.ConnectAsync(ct);
 
         var frame = await client.ReceiveAsync(ct);
@@ -296,7 +297,7 @@ public sealed class ConnectionTests
                 await res.SendChunkAsync(filler, false);
             }
         });
-        await using var daemon = DaemonFixture.Start(upstream, s => s with { SendQueueFrames = 64 });
+        await using var daemon = await StartDaemonAsync(upstream, s => s with { SendQueueFrames = 64 });
         using var client = await WsTestClient.ConnectAsync(daemon.WsUri, ct, o => o.SetBuffer(1024, 1024));
         var before = GC.GetTotalMemory(forceFullCollection: true);
 
@@ -313,7 +314,7 @@ public sealed class ConnectionTests
     public async Task ServerStop_CancelsStreamsWithFinalFrame_AndClosesWith1001(CancellationToken ct)
     {
         await using var upstream = EndlessUpstream(TimeSpan.FromMilliseconds(20));
-        await using var daemon = DaemonFixture.Start(upstream);
+        await using var daemon = await StartDaemonAsync(upstream);
         using var client = await daemon.ConnectAsync(ct);
         await client.SendAsync(new { seq = "s", data = new { query = "q" } }, ct);
         await client.ReceiveAsync(ct);

@@ -1,3 +1,4 @@
+using GptWsDaemon.Server.Engines;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
@@ -8,8 +9,8 @@ using GptWsDaemon.Upstream;
 namespace GptWsDaemon.Tests.Server;
 
 /// <summary>Thousands of random and mutated frames at one connection: no crash, no drop, every reply well-formed.</summary>
-[TestFixture]
-public sealed class FuzzTests
+[TestFixtureSource(typeof(EngineTests), nameof(EngineTests.Engines))]
+public sealed class FuzzTests(EngineKind engine) : EngineTests(engine)
 {
     private static readonly string[] Keys = ["seq", "data", "action", "query", "messages", "model", "origin_stream", "segment", "openai_parameter", "temperature", "max_tokens", "top_p", "frequency_penalty", "presence_penalty", "best_of", "stop", "role", "content"];
 
@@ -25,7 +26,7 @@ public sealed class FuzzTests
     [CancelAfter(60000)]
     public async Task RandomAndMutatedFrames_ConnectionSurvives_NormalRequestStillStreams(int seed, CancellationToken ct)
     {
-        await using var daemon = DaemonFixture.StartDemo(s => s with { DemoTokenDelay = TimeSpan.Zero, MaxMessageBytes = 2048 });
+        await using var daemon = await StartDemoDaemonAsync(s => s with { DemoTokenDelay = TimeSpan.Zero, MaxMessageBytes = 2048 });
         using var client = await daemon.ConnectAsync(ct);
         var replies = new List<JsonElement>();
         var reader = ReadUntilFinalAsync(client, replies, ct);

@@ -1,3 +1,4 @@
+using GptWsDaemon.Server.Engines;
 using System.Globalization;
 using System.Net;
 using System.Text.Json;
@@ -7,14 +8,14 @@ using GptWsDaemon.Tests.Support;
 namespace GptWsDaemon.Tests.Server;
 
 /// <summary>/healthz and /metrics (SPEC §3) over real HTTP.</summary>
-[TestFixture]
-public sealed partial class MetricsTests
+[TestFixtureSource(typeof(EngineTests), nameof(EngineTests.Engines))]
+public sealed partial class MetricsTests(EngineKind engine) : EngineTests(engine)
 {
     [Test, CancelAfter(20000)]
     public async Task Metrics_AfterAStream_CountersMoveInPrometheusTextFormat(CancellationToken ct)
     {
         await using var upstream = new FakeOpenAiServer(FakeOpenAiServer.Streams(["a", "b", "c", "d"]));
-        await using var daemon = DaemonFixture.Start(upstream);
+        await using var daemon = await StartDaemonAsync(upstream);
         using var http = new HttpClient();
         var before = Parse(await http.GetStringAsync(new Uri(daemon.HttpUri, "metrics"), ct));
         using var client = await daemon.ConnectAsync(ct);
@@ -45,7 +46,7 @@ public sealed partial class MetricsTests
     public async Task Metrics_RuntimeFigures_FollowTheProcessGarbageCollector(CancellationToken ct)
     {
         await using var upstream = new FakeOpenAiServer(FakeOpenAiServer.Streams(["a"]));
-        await using var daemon = DaemonFixture.Start(upstream);
+        await using var daemon = await StartDaemonAsync(upstream);
         using var http = new HttpClient();
         var before = Parse(await http.GetStringAsync(new Uri(daemon.HttpUri, "metrics"), ct));
         GC.Collect(2, GCCollectionMode.Forced, blocking: true);
@@ -76,7 +77,7 @@ public sealed partial class MetricsTests
             await res.SendChunkAsync("x", false);
             await res.HangAsync();
         });
-        await using var daemon = DaemonFixture.Start(upstream);
+        await using var daemon = await StartDaemonAsync(upstream);
         using var http = new HttpClient();
         using var client = await daemon.ConnectAsync(ct);
         await client.SendAsync(new { seq = "h", data = new { query = "q" } }, ct);
@@ -95,7 +96,7 @@ public sealed partial class MetricsTests
     [CancelAfter(20000)]
     public async Task Routes_AnswerWithTheRightStatus(string method, string path, HttpStatusCode expected, CancellationToken ct)
     {
-        await using var daemon = DaemonFixture.StartDemo();
+        await using var daemon = await StartDemoDaemonAsync();
         using var http = new HttpClient();
         using var request = new HttpRequestMessage(new HttpMethod(method), new Uri(daemon.HttpUri, path)) { Content = method == "GET" ? null : new StringContent("") };
 

@@ -1,3 +1,4 @@
+using GptWsDaemon.Server.Engines;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -8,8 +9,8 @@ using GptWsDaemon.Upstream;
 namespace GptWsDaemon.Tests.Server;
 
 /// <summary>The core path end to end: real ClientWebSocket → daemon → real HTTP fake upstream speaking SSE.</summary>
-[TestFixture]
-public sealed partial class StreamingTests
+[TestFixtureSource(typeof(EngineTests), nameof(EngineTests.Engines))]
+public sealed partial class StreamingTests(EngineKind engine) : EngineTests(engine)
 {
     private static readonly string[] Deltas = ["杭州", "有西湖", "。", " West", " Lake", " is 🌸 lovely", ". 灵隐寺", "也很美！"];
 
@@ -17,7 +18,7 @@ public sealed partial class StreamingTests
     public async Task ChatRequest_OriginStream_RelaysEveryDeltaInOrder(CancellationToken ct)
     {
         await using var upstream = new FakeOpenAiServer(FakeOpenAiServer.Streams(Deltas));
-        await using var daemon = DaemonFixture.Start(upstream);
+        await using var daemon = await StartDaemonAsync(upstream);
         using var client = await daemon.ConnectAsync(ct);
 
         await client.SendAsync(new { seq = "yuwrywirw89573459", data = new { messages = new[] { new { role = "user", content = "杭州都有什么景色？" } }, model = "gpt-3.5-turbo" } }, ct);
@@ -74,7 +75,7 @@ public sealed partial class StreamingTests
                 await res.WriteRawAsync(new[] { b });
             }
         });
-        await using var daemon = DaemonFixture.Start(upstream);
+        await using var daemon = await StartDaemonAsync(upstream);
         using var client = await daemon.ConnectAsync(ct);
 
         await client.SendAsync(new { seq = "u", data = new { query = "x" } }, ct);
@@ -88,7 +89,7 @@ public sealed partial class StreamingTests
     public async Task SentenceMode_SameTextCutIntoPieces_ConcatenationExact(CancellationToken ct)
     {
         await using var upstream = new FakeOpenAiServer(FakeOpenAiServer.Streams(Deltas));
-        await using var daemon = DaemonFixture.Start(upstream);
+        await using var daemon = await StartDaemonAsync(upstream);
         using var client = await daemon.ConnectAsync(ct);
 
         await client.SendAsync(new { seq = "s", data = new { query = "q", origin_stream = false } }, ct);
@@ -103,7 +104,7 @@ public sealed partial class StreamingTests
     public async Task CompletionsModel_GoesToCompletionsWithAliasAndParameters(CancellationToken ct)
     {
         await using var upstream = new FakeOpenAiServer(FakeOpenAiServer.Streams(["西湖", "。"]));
-        await using var daemon = DaemonFixture.Start(upstream, s => s with { ModelAliases = new Dictionary<string, string> { ["text-davinci-003"] = "gpt-3.5-turbo-instruct" } });
+        await using var daemon = await StartDaemonAsync(upstream, s => s with { ModelAliases = new Dictionary<string, string> { ["text-davinci-003"] = "gpt-3.5-turbo-instruct" } });
         using var client = await daemon.ConnectAsync(ct);
 
         await client.SendAsync(new { seq = "c", data = new { query = "杭州都有什么景色？", model = "text-davinci-003", openai_parameter = false, temperature = 0.5, best_of = 2 } }, ct);
@@ -127,7 +128,7 @@ public sealed partial class StreamingTests
     public async Task ChatModel_OpenAiParameterFalse_SendsEveryParameterButBestOf(CancellationToken ct)
     {
         await using var upstream = new FakeOpenAiServer(FakeOpenAiServer.Streams(["a"]));
-        await using var daemon = DaemonFixture.Start(upstream);
+        await using var daemon = await StartDaemonAsync(upstream);
         using var client = await daemon.ConnectAsync(ct);
 
         await client.SendAsync(new { seq = "p", data = new { query = "q", openai_parameter = false, top_p = 0.3, stop = "END" } }, ct);
@@ -149,7 +150,7 @@ public sealed partial class StreamingTests
     public async Task SeveralSeqsOnOneConnection_FramesInterleaveAndEachStreamIsComplete(CancellationToken ct)
     {
         await using var upstream = new FakeOpenAiServer(FakeOpenAiServer.Streams(Enumerable.Range(0, 20).Select(i => $"t{i} "), TimeSpan.FromMilliseconds(5)));
-        await using var daemon = DaemonFixture.Start(upstream);
+        await using var daemon = await StartDaemonAsync(upstream);
         using var client = await daemon.ConnectAsync(ct);
 
         var seqs = Enumerable.Range(0, 8).Select(i => $"m{i}").ToList();
@@ -168,7 +169,7 @@ public sealed partial class StreamingTests
     [Test, CancelAfter(20000)]
     public async Task NumericSeq_IsEchoedAsTheSameNumber(CancellationToken ct)
     {
-        await using var daemon = DaemonFixture.StartDemo();
+        await using var daemon = await StartDemoDaemonAsync();
         using var client = await daemon.ConnectAsync(ct);
 
         await client.SendAsync("{\"seq\": 12345678901234567890, \"data\": {\"query\": \"hi\"}}", ct);
@@ -180,7 +181,7 @@ public sealed partial class StreamingTests
     [Test, CancelAfter(20000)]
     public async Task DemoUpstream_SeedExamples_StreamTheDemoAnswerInBothModes(CancellationToken ct)
     {
-        await using var daemon = DaemonFixture.StartDemo();
+        await using var daemon = await StartDemoDaemonAsync();
         using var client = await daemon.ConnectAsync(ct);
 
         await client.SendAsync("{\"seq\":\"d1\",\"data\":{\"query\":\"杭州都有什么景色？\",\"model\":\"text-davinci-003\"}}", ct);

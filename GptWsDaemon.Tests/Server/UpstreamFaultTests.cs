@@ -14,7 +14,7 @@ public sealed class UpstreamFaultTests
     public async Task Upstream401_IsCode2001_NotRetried_KeyNeverShown(CancellationToken ct)
     {
         await using var upstream = new FakeOpenAiServer((req, res) => res.SendErrorAsync(401, "Incorrect API key provided: sk-test-k*************0000"));
-        await using var daemon = DaemonFixture.Start(upstream);
+        await using var daemon = await DaemonFixture.StartAsync(upstream);
         using var client = await daemon.ConnectAsync(ct);
 
         await client.SendAsync(Ask("a"), ct);
@@ -34,7 +34,7 @@ public sealed class UpstreamFaultTests
     public async Task Upstream429Always_RetriedMaxRetriesTimes_ThenCode2002(CancellationToken ct)
     {
         await using var upstream = new FakeOpenAiServer((req, res) => res.SendErrorAsync(429, "slow down", new Dictionary<string, string> { ["Retry-After"] = "0" }));
-        await using var daemon = DaemonFixture.Start(upstream, s => s with { MaxRetries = 2 });
+        await using var daemon = await DaemonFixture.StartAsync(upstream, s => s with { MaxRetries = 2 });
         using var client = await daemon.ConnectAsync(ct);
 
         await client.SendAsync(Ask("r"), ct);
@@ -53,7 +53,7 @@ public sealed class UpstreamFaultTests
         await using var upstream = new FakeOpenAiServer((req, res) => Interlocked.Increment(ref attempts) == 1
             ? res.SendErrorAsync(429, "wait", new Dictionary<string, string> { ["Retry-After"] = "1" })
             : stream429(req, res));
-        await using var daemon = DaemonFixture.Start(upstream, s => s with { RetryBaseDelay = TimeSpan.FromMilliseconds(1) });
+        await using var daemon = await DaemonFixture.StartAsync(upstream, s => s with { RetryBaseDelay = TimeSpan.FromMilliseconds(1) });
         using var client = await daemon.ConnectAsync(ct);
 
         var clock = Stopwatch.StartNew();
@@ -70,7 +70,7 @@ public sealed class UpstreamFaultTests
         var attempts = 0;
         var ok = FakeOpenAiServer.Streams(["fine", "."]);
         await using var upstream = new FakeOpenAiServer((req, res) => Interlocked.Increment(ref attempts) == 1 ? res.SendErrorAsync(503, "overloaded") : ok(req, res));
-        await using var daemon = DaemonFixture.Start(upstream);
+        await using var daemon = await DaemonFixture.StartAsync(upstream);
         using var client = await daemon.ConnectAsync(ct);
 
         await client.SendAsync(Ask("f"), ct);
@@ -85,7 +85,7 @@ public sealed class UpstreamFaultTests
     public async Task Upstream400_IsCode2003WithUpstreamMessage_NotRetried(CancellationToken ct)
     {
         await using var upstream = new FakeOpenAiServer((req, res) => res.SendErrorAsync(400, "This model's maximum context length is 4097 tokens"));
-        await using var daemon = DaemonFixture.Start(upstream);
+        await using var daemon = await DaemonFixture.StartAsync(upstream);
         using var client = await daemon.ConnectAsync(ct);
 
         await client.SendAsync(Ask("b"), ct);
@@ -104,7 +104,7 @@ public sealed class UpstreamFaultTests
             ["Location"] = "https://api.example.com/v1/chat/completions",
             ["Content-Length"] = "0",
         }));
-        await using var daemon = DaemonFixture.Start(upstream);
+        await using var daemon = await DaemonFixture.StartAsync(upstream);
         using var client = await daemon.ConnectAsync(ct);
 
         await client.SendAsync(Ask("m"), ct);
@@ -121,7 +121,7 @@ public sealed class UpstreamFaultTests
     {
         await using var upstream = new FakeOpenAiServer((req, res) => Task.CompletedTask);
         var closedPort = DaemonFixture.FreePort();
-        await using var daemon = DaemonFixture.Start(upstream, s => s with { BaseUrl = $"http://127.0.0.1:{closedPort}/v1" });
+        await using var daemon = await DaemonFixture.StartAsync(upstream, s => s with { BaseUrl = $"http://127.0.0.1:{closedPort}/v1" });
         using var client = await daemon.ConnectAsync(ct);
 
         await client.SendAsync(Ask("u"), ct);
@@ -141,7 +141,7 @@ public sealed class UpstreamFaultTests
             await res.StartSseAsync();
             await res.HangAsync();
         });
-        await using var daemon = DaemonFixture.Start(upstream, s => s with { FirstTokenTimeout = TimeSpan.FromSeconds(1) });
+        await using var daemon = await DaemonFixture.StartAsync(upstream, s => s with { FirstTokenTimeout = TimeSpan.FromSeconds(1) });
         using var client = await daemon.ConnectAsync(ct);
 
         await client.SendAsync(Ask("t"), ct);
@@ -162,7 +162,7 @@ public sealed class UpstreamFaultTests
             await res.SendEventAsync("{\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\"}}]}");
             await res.HangAsync();
         });
-        await using var daemon = DaemonFixture.Start(upstream, s => s with { FirstTokenTimeout = TimeSpan.FromSeconds(3), UpstreamIdleTimeout = TimeSpan.FromMilliseconds(500) });
+        await using var daemon = await DaemonFixture.StartAsync(upstream, s => s with { FirstTokenTimeout = TimeSpan.FromSeconds(3), UpstreamIdleTimeout = TimeSpan.FromMilliseconds(500) });
         using var client = await daemon.ConnectAsync(ct);
 
         var clock = Stopwatch.StartNew();
@@ -192,7 +192,7 @@ public sealed class UpstreamFaultTests
             await res.SendFinishAsync("stop", false);
             await res.SendEventAsync("[DONE]");
         });
-        await using var daemon = DaemonFixture.Start(upstream, s => s with { FirstTokenTimeout = TimeSpan.FromSeconds(1), UpstreamIdleTimeout = TimeSpan.FromMilliseconds(500) });
+        await using var daemon = await DaemonFixture.StartAsync(upstream, s => s with { FirstTokenTimeout = TimeSpan.FromSeconds(1), UpstreamIdleTimeout = TimeSpan.FromMilliseconds(500) });
         using var client = await daemon.ConnectAsync(ct);
 
         await client.SendAsync(Ask("steady"), ct);
@@ -215,7 +215,7 @@ public sealed class UpstreamFaultTests
             await res.SendChunkAsync("话", false);
             await res.HangAsync();
         });
-        await using var daemon = DaemonFixture.Start(upstream, s => s with { UpstreamIdleTimeout = TimeSpan.FromSeconds(1) });
+        await using var daemon = await DaemonFixture.StartAsync(upstream, s => s with { UpstreamIdleTimeout = TimeSpan.FromSeconds(1) });
         using var client = await daemon.ConnectAsync(ct);
 
         await client.SendAsync(Ask("i", origin: false), ct);
@@ -237,7 +237,7 @@ public sealed class UpstreamFaultTests
             await Task.Delay(100);
             res.Reset();
         });
-        await using var daemon = DaemonFixture.Start(upstream);
+        await using var daemon = await DaemonFixture.StartAsync(upstream);
         using var client = await daemon.ConnectAsync(ct);
 
         await client.SendAsync(Ask("x"), ct);
@@ -261,7 +261,7 @@ public sealed class UpstreamFaultTests
             await res.SendChunkAsync("good", false);
             await res.WriteRawAsync(System.Text.Encoding.UTF8.GetBytes(tail));
         });
-        await using var daemon = DaemonFixture.Start(upstream);
+        await using var daemon = await DaemonFixture.StartAsync(upstream);
         using var client = await daemon.ConnectAsync(ct);
 
         await client.SendAsync(Ask("m"), ct);
@@ -278,7 +278,7 @@ public sealed class UpstreamFaultTests
         var good = FakeOpenAiServer.Streams(["a", "b", "c"], TimeSpan.FromMilliseconds(30));
         await using var upstream = new FakeOpenAiServer((req, res) =>
             req.Body.GetProperty("messages")[0].GetProperty("content").GetString() == "fail" ? res.SendErrorAsync(400, "nope") : good(req, res));
-        await using var daemon = DaemonFixture.Start(upstream);
+        await using var daemon = await DaemonFixture.StartAsync(upstream);
         using var client = await daemon.ConnectAsync(ct);
 
         await client.SendAsync(Ask("ok1"), ct);

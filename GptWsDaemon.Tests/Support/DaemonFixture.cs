@@ -18,7 +18,6 @@ public sealed class DaemonFixture : IAsyncDisposable
         Metrics = metrics;
         _openAi = openAi;
         Server = new DaemonServer(settings, upstream, metrics);
-        Server.Start();
     }
 
     public DaemonSettings Settings { get; }
@@ -32,7 +31,7 @@ public sealed class DaemonFixture : IAsyncDisposable
     public Uri HttpUri => new($"http://127.0.0.1:{Settings.Port}/");
 
     /// <summary>Starts a daemon against <paramref name="upstream"/>'s URL with fast retry and timeout settings.</summary>
-    public static DaemonFixture Start(FakeOpenAiServer upstream, Func<DaemonSettings, DaemonSettings>? configure = null)
+    public static Task<DaemonFixture> StartAsync(FakeOpenAiServer upstream, Func<DaemonSettings, DaemonSettings>? configure = null)
     {
         var settings = (configure ?? (s => s))(new DaemonSettings
         {
@@ -43,14 +42,20 @@ public sealed class DaemonFixture : IAsyncDisposable
         });
         var metrics = new DaemonMetrics();
         var openAi = new OpenAiUpstream(settings, new SecretRedactor([settings.ApiKey, .. settings.AccessTokens]), metrics);
-        return new DaemonFixture(settings, openAi, metrics, openAi);
+        return StartedAsync(new DaemonFixture(settings, openAi, metrics, openAi));
     }
 
     /// <summary>Starts a daemon serving the demo model.</summary>
-    public static DaemonFixture StartDemo(Func<DaemonSettings, DaemonSettings>? configure = null)
+    public static Task<DaemonFixture> StartDemoAsync(Func<DaemonSettings, DaemonSettings>? configure = null)
     {
         var settings = (configure ?? (s => s))(new DaemonSettings { Port = FreePort(), Demo = true, DemoTokenDelay = TimeSpan.FromMilliseconds(2) });
-        return new DaemonFixture(settings, new DemoUpstream(settings.DemoTokenDelay), new DaemonMetrics(), null);
+        return StartedAsync(new DaemonFixture(settings, new DemoUpstream(settings.DemoTokenDelay), new DaemonMetrics(), null));
+    }
+
+    private static async Task<DaemonFixture> StartedAsync(DaemonFixture fixture)
+    {
+        await fixture.Server.StartAsync();
+        return fixture;
     }
 
     public static int FreePort()

@@ -33,6 +33,10 @@ public sealed class CliOptions
     [Option("demo", HelpText = "Serve the embedded offline demo model (ini openai.demo; on when no API key is set).")]
     public bool Demo { get; set; }
 
+    /// <summary>The HTTP engine.</summary>
+    [Option("engine", HelpText = "HTTP engine: httplistener (default) or kestrel, hardened for exposed ports (env GPTWS_ENGINE, ini server.engine).")]
+    public string? Engine { get; set; }
+
     /// <summary>Minimum log level.</summary>
     [Option("log-level", HelpText = "Trace, Debug, Info, Warn, Error (env GPTWS_LOG_LEVEL, ini server.log_level; default Info).")]
     public string? LogLevel { get; set; }

@@ -1,3 +1,4 @@
+using GptWsDaemon.Server.Engines;
 using GptWsDaemon.Text;
 
 namespace GptWsDaemon.Config;
@@ -5,6 +6,18 @@ namespace GptWsDaemon.Config;
 /// <summary>Every setting of the daemon after flag &gt; environment &gt; ini &gt; default resolution (SPEC §2).</summary>
 public sealed record DaemonSettings
 {
+    /// <summary>The HTTP engine in front (server.engine).</summary>
+    public EngineKind Engine { get; init; } = EngineKind.HttpListener;
+
+    /// <summary>Kestrel: a socket must send a whole request head within this long (limits.handshake_timeout_seconds).</summary>
+    public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Bytes all unfinished incoming messages may hold together (limits.pending_message_bytes).</summary>
+    public long PendingMessageBytes { get; init; } = 64L * 1024 * 1024;
+
+    /// <summary>A message must be complete this long after its first fragment (limits.message_timeout_seconds).</summary>
+    public TimeSpan MessageTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Address to bind.</summary>
     public string Host { get; init; } = "127.0.0.1";
 

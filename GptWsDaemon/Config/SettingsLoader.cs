@@ -1,5 +1,6 @@
 using System.Collections;
 using System.Globalization;
+using GptWsDaemon.Server.Engines;
 using GptWsDaemon.Text;
 using Microsoft.Extensions.Configuration;
 
@@ -13,9 +14,9 @@ public sealed class SettingsLoader
 {
     private static readonly Dictionary<string, string[]> KnownIniKeys = new(StringComparer.OrdinalIgnoreCase)
     {
-        ["server"] = ["port", "host", "access_tokens", "allowed_origins", "shutdown_grace_seconds", "log_level"],
+        ["server"] = ["port", "host", "engine", "access_tokens", "allowed_origins", "shutdown_grace_seconds", "log_level"],
         ["openai"] = ["api_key", "base_url", "demo", "demo_token_delay_ms", "connect_timeout_seconds", "first_token_timeout_seconds", "idle_timeout_seconds", "max_retries", "retry_base_delay_ms"],
-        ["limits"] = ["max_connections", "streams_per_connection", "max_streams", "max_message_bytes", "max_tokens", "idle_timeout_seconds", "ping_interval_seconds", "send_queue_frames"],
+        ["limits"] = ["max_connections", "streams_per_connection", "max_streams", "max_message_bytes", "max_tokens", "idle_timeout_seconds", "ping_interval_seconds", "send_queue_frames", "pending_message_bytes", "message_timeout_seconds", "handshake_timeout_seconds"],
         ["text"] = ["segment", "min_chars"],
     };
 
@@ -139,6 +140,14 @@ public sealed class SettingsLoader
             throw new ConfigException($"{logLevel.Source}: unknown log level '{logLevelValue}' (Trace, Debug, Info, Warn, Error, Fatal, Off)");
         }
 
+        var engine = Pick(_cli.Engine, "GPTWS_ENGINE", "server:engine");
+        var engineValue = (engine.Value ?? "httplistener").Trim().ToLowerInvariant() switch
+        {
+            "httplistener" => EngineKind.HttpListener,
+            "kestrel" => EngineKind.Kestrel,
+            _ => throw new ConfigException($"{engine.Source}: must be httplistener or kestrel, not '{engine.Value}'"),
+        };
+
         var segment = Pick(null, null, "text:segment");
         var segmentValue = (segment.Value ?? "clause").Trim().ToLowerInvariant() switch
         {
@@ -150,6 +159,7 @@ public sealed class SettingsLoader
         return new DaemonSettings
         {
             Host = hostValue,
+            Engine = engineValue,
             Port = ParseInt(Pick(_cli.Port, "GPTWS_PORT", "server:port"), defaults.Port, 1, 65535),
             AccessTokens = tokens,
             AllowedOrigins = SplitList(Pick(null, null, "server:allowed_origins").Value).Select(o => o.TrimEnd('/')).ToList(),
@@ -172,6 +182,9 @@ public sealed class SettingsLoader
             ConnectionIdleTimeout = TimeSpan.FromSeconds(ParseInt(Pick(null, null, "limits:idle_timeout_seconds"), 300, 1, 86400)),
             PingInterval = TimeSpan.FromSeconds(ParseInt(Pick(null, null, "limits:ping_interval_seconds"), 30, 0, 3600)),
             SendQueueFrames = ParseInt(Pick(null, null, "limits:send_queue_frames"), defaults.SendQueueFrames, 16, 1_000_000),
+            PendingMessageBytes = ParseInt(Pick(null, null, "limits:pending_message_bytes"), (int)defaults.PendingMessageBytes, 64 * 1024, int.MaxValue),
+            MessageTimeout = TimeSpan.FromSeconds(ParseInt(Pick(null, null, "limits:message_timeout_seconds"), 30, 1, 3600)),
+            HandshakeTimeout = TimeSpan.FromSeconds(ParseInt(Pick(null, null, "limits:handshake_timeout_seconds"), 10, 1, 600)),
             Segment = segmentValue,
             MinChars = ParseInt(Pick(null, null, "text:min_chars"), 0, 0, 10_000),
             ModelAliases = LoadAliases(),

@@ -14,6 +14,8 @@ public sealed class DaemonMetrics
     private readonly Counter _rejected;
     private readonly Histogram _ttft;
     private readonly Histogram _duration;
+    private readonly Counter _suppressed;
+    private readonly Counter _dropped;
 
     /// <summary>Creates the metrics.</summary>
     public DaemonMetrics()
@@ -27,6 +29,8 @@ public sealed class DaemonMetrics
         _tokens = factory.CreateCounter("gptws_tokens_relayed_total", "Upstream text deltas relayed to clients.");
         _retries = factory.CreateCounter("gptws_upstream_retries_total", "Upstream attempts retried before the first token.");
         _rejected = factory.CreateCounter("gptws_connections_rejected_total", "Handshakes refused, by reason.", new CounterConfiguration { LabelNames = ["reason"] });
+        _suppressed = factory.CreateCounter("gptws_log_lines_suppressed_total", "Log lines about client refusals left out by the rate limit.");
+        _dropped = factory.CreateCounter("gptws_connections_dropped_total", "Connections the daemon closed on a client's misbehaviour, by reason.", new CounterConfiguration { LabelNames = ["reason"] });
         var buckets = new[] { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120 };
         _ttft = factory.CreateHistogram("gptws_upstream_ttft_seconds", "Upstream time to first token.", new HistogramConfiguration { Buckets = buckets });
         _duration = factory.CreateHistogram("gptws_upstream_duration_seconds", "Whole stream duration.", new HistogramConfiguration { Buckets = buckets });
@@ -73,6 +77,12 @@ public sealed class DaemonMetrics
 
     /// <summary>Counts a refused handshake.</summary>
     public void CountRejected(string reason) => _rejected.WithLabels(reason).Inc();
+
+    /// <summary>Counts log lines left out by a <see cref="LogThrottle"/>.</summary>
+    public void CountSuppressedLines(long count) => _suppressed.Inc(count);
+
+    /// <summary>Counts a connection closed for a client's misbehaviour (message_timeout, pending_budget, …).</summary>
+    public void CountDropped(string reason) => _dropped.WithLabels(reason).Inc();
 
     /// <summary>Records an upstream TTFT.</summary>
     public void ObserveTimeToFirstToken(TimeSpan ttft) => _ttft.Observe(ttft.TotalSeconds);

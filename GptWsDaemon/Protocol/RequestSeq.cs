@@ -44,6 +44,6 @@ public sealed class RequestSeq : IEquatable<RequestSeq>
     /// <inheritdoc/>
     public override int GetHashCode() => StringComparer.Ordinal.GetHashCode(Text);
 
-    /// <inheritdoc/>
-    public override string ToString() => Text;
+    /// <summary>The seq as it may appear in a log line: control characters escaped, long ones cut (<see cref="Observability.LogText"/>).</summary>
+    public override string ToString() => Observability.LogText.Client(Text);
 }

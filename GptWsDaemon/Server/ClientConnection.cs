@@ -23,6 +23,8 @@ public sealed class ClientConnection : IDisposable
     private readonly IChatUpstream _upstream;
     private readonly DaemonMetrics _metrics;
     private readonly StreamBudget _budget;
+    private readonly PendingMessageBudget _pending;
+    private readonly LogThrottle _refusalLog;
     private readonly CancellationToken _serverStopping;
     private readonly ReplyWriter _writer;
     private readonly CancellationTokenSource _cts = new();
@@ -31,12 +33,13 @@ public sealed class ClientConnection : IDisposable
     private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(10);
     private readonly Lock _lock = new();
     private long _lastActivity = Stopwatch.GetTimestamp();
+    private long _messageStartedAt; // Stopwatch ticks of an unfinished message's first fragment; 0 = none
     private string? _closeReason;
     private Task _closing = Task.CompletedTask;
     private WebSocketCloseStatus _closeStatus = WebSocketCloseStatus.NormalClosure;
 
     /// <summary>Creates the connection around an accepted socket.</summary>
-    public ClientConnection(long id, WebSocket socket, DaemonSettings settings, RequestParser parser, IChatUpstream upstream, DaemonMetrics metrics, StreamBudget budget, CancellationToken serverStopping)
+    public ClientConnection(long id, WebSocket socket, DaemonSettings settings, RequestParser parser, IChatUpstream upstream, DaemonMetrics metrics, StreamBudget budget, PendingMessageBudget pending, CancellationToken serverStopping)
     {
         _serverStopping = serverStopping;
         Id = id;
@@ -47,6 +50,8 @@ public sealed class ClientConnection : IDisposable
         _upstream = upstream;
         _metrics = metrics;
         _budget = budget;
+        _pending = pending;
+        _refusalLog = new LogThrottle(10, TimeSpan.FromSeconds(10), metrics.CountSuppressedLines);
         _writer = new ReplyWriter(_data, settings.SendQueueFrames);
     }
 
@@ -67,6 +72,9 @@ public sealed class ClientConnection : IDisposable
 
     /// <summary>How long since the client last sent a frame or a stream was running.</summary>
     public TimeSpan IdleFor => StreamCount > 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastActivity));
+
+    /// <summary>How long the message being received has been unfinished (zero when none is).</summary>
+    public TimeSpan MessagePendingFor => Volatile.Read(ref _messageStartedAt) is var t and not 0 ? Stopwatch.GetElapsedTime(t) : TimeSpan.Zero;
 
     /// <summary>Queues a frame for the client; a full queue means a slow reader, which is dropped.</summary>
     public void Send(OutgoingFrame frame)
@@ -127,6 +135,11 @@ public sealed class ClientConnection : IDisposable
             _socket.Abort();
             await _closing.ConfigureAwait(false); // never throws; by now the streams it waited for are gone
             _metrics.AddConnection(-1);
+            if (_refusalLog.Pending > 0)
+            {
+                Log.Info("conn={0}: {1} more refusal lines not logged (rate limit)", Id, _refusalLog.Pending);
+            }
+
             Log.Debug("conn={0} closed ({1})", Id, _closeReason ?? "client left");
         }
     }
@@ -149,6 +162,23 @@ public sealed class ClientConnection : IDisposable
 
         _closeStatus = status;
         _closing = ClosingHandshakeAsync();
+    }
+
+    /// <summary>
+    /// Ends a misbehaving client's connection (message timeout, say): its streams are cancelled without final frames, what
+    /// is queued is sent, then a close frame with <paramref name="status"/>.
+    /// </summary>
+    public void Drop(WebSocketCloseStatus status, string reason, string metric)
+    {
+        if (Volatile.Read(ref _closeReason) is not null)
+        {
+            return;
+        }
+
+        Log.Warn("conn={0} dropped: {1}", Id, reason);
+        _metrics.CountDropped(metric);
+        CancelStreams(StreamEndReason.ConnectionLost);
+        RequestClose(status, reason);
     }
 
     /// <inheritdoc/>
@@ -239,13 +269,16 @@ public sealed class ClientConnection : IDisposable
                 var peek = await _data.ReceiveAsync(Memory<byte>.Empty, cancellationToken).ConfigureAwait(false);
                 if (peek.MessageType == WebSocketMessageType.Close)
                 {
-                    _closeReason ??= "client closed";
+                    ClientClosed();
                     return;
                 }
 
-                Interlocked.Exchange(ref _lastActivity, Stopwatch.GetTimestamp());
                 var receivedAt = Stopwatch.GetTimestamp();
-                await ReadMessageAsync(peek, receivedAt, cancellationToken).ConfigureAwait(false);
+                Interlocked.Exchange(ref _lastActivity, receivedAt);
+                if (!await ReadMessageAsync(peek, receivedAt, cancellationToken).ConfigureAwait(false))
+                {
+                    return;
+                }
             }
         }
         catch (Exception e) when (e is WebSocketException or OperationCanceledException or ObjectDisposedException or IOException)
@@ -259,14 +292,35 @@ public sealed class ClientConnection : IDisposable
         }
     }
 
-    private async Task ReadMessageAsync(ValueWebSocketReceiveResult first, long receivedAt, CancellationToken cancellationToken)
+    /// <summary>RFC 6455 §5.5.1: the closing handshake echoes the status code received (none when none was sent).</summary>
+    private void ClientClosed()
+    {
+        if (Interlocked.CompareExchange(ref _closeReason, "client closed", null) is null)
+        {
+            _closeStatus = _socket.CloseStatus ?? _data.CloseStatus ?? WebSocketCloseStatus.Empty;
+        }
+    }
+
+    /// <summary>Reads one message to its end and handles it; false when the connection must end (over the pending budget).</summary>
+    private async Task<bool> ReadMessageAsync(ValueWebSocketReceiveResult first, long receivedAt, CancellationToken cancellationToken)
     {
         var type = first.MessageType;
-        var buffer = ArrayPool<byte>.Shared.Rent(4096);
+        Volatile.Write(ref _messageStartedAt, receivedAt);
+        const int FirstBuffer = 4096;
+        byte[]? buffer = null;
+        long reserved = 0;
         var length = 0;
         var tooLarge = false;
         try
         {
+            // Reserved before it is taken: past the daemon-wide budget the memory is never allocated.
+            if (!_pending.TryTake(FirstBuffer))
+            {
+                return OverPendingBudget(receivedAt);
+            }
+
+            reserved = FirstBuffer;
+            buffer = ArrayPool<byte>.Shared.Rent(FirstBuffer);
             var result = first;
             while (!result.EndOfMessage)
             {
@@ -282,10 +336,18 @@ public sealed class ClientConnection : IDisposable
                     }
                     else
                     {
-                        var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, _settings.MaxMessageBytes));
+                        var size = Math.Min(buffer.Length * 2, _settings.MaxMessageBytes);
+                        if (!_pending.TryTake(size))
+                        {
+                            return OverPendingBudget(receivedAt);
+                        }
+
+                        var bigger = ArrayPool<byte>.Shared.Rent(size);
                         buffer.AsSpan(0, length).CopyTo(bigger);
                         ArrayPool<byte>.Shared.Return(buffer);
                         buffer = bigger;
+                        _pending.Give(reserved); // the smaller buffer's share, now returned
+                        reserved = size;
                     }
                 }
 
@@ -293,7 +355,7 @@ public sealed class ClientConnection : IDisposable
                 result = await _data.ReceiveAsync(buffer.AsMemory(length, room), cancellationToken).ConfigureAwait(false);
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
-                    _closeReason ??= "client closed";
+                    ClientClosed();
                     throw new OperationCanceledException("client closed mid-message");
                 }
 
@@ -325,8 +387,30 @@ public sealed class ClientConnection : IDisposable
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            Volatile.Write(ref _messageStartedAt, 0);
+            if (buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+
+            _pending.Give(reserved);
         }
+
+        return true;
+    }
+
+    private bool OverPendingBudget(long receivedAt)
+    {
+        const string Reason = "the daemon's budget for unfinished messages is spent (limits.pending_message_bytes)";
+        Log.Warn("conn={0} dropped: {1}", Id, Reason);
+        _metrics.CountDropped("pending_budget");
+        Send(ReplyFrames.Error(ErrorCodes.FrameTooLarge, Reason + "; connection closed", null, receivedAt));
+        if (Interlocked.CompareExchange(ref _closeReason, Reason, null) is null)
+        {
+            _closeStatus = WebSocketCloseStatus.MessageTooBig;
+        }
+
+        return false;
     }
 
     private void Handle(ClientCommand command)
@@ -346,7 +430,7 @@ public sealed class ClientConnection : IDisposable
                 // A cancel that crosses the stream's final frame is not an error: that stream already had its one end.
                 if (target is null)
                 {
-                    Log.Debug("conn={0} cancel for seq {1}, which is not streaming", Id, cancel.Seq.Text);
+                    Log.Debug("conn={0} cancel for seq {1}, which is not streaming", Id, cancel.Seq);
                 }
                 else
                 {
@@ -359,7 +443,7 @@ public sealed class ClientConnection : IDisposable
                 break;
             case ClientCommand.Invalid invalid:
                 _metrics.CountRequest(invalid.Code);
-                Log.Debug("request refused seq={0} conn={1} code={2} msg={3}", invalid.Seq?.Text ?? "null", Id, invalid.Code, invalid.Message);
+                Log.Debug("request refused seq={0} conn={1} code={2} msg={3}", invalid.Seq?.ToString() ?? "null", Id, invalid.Code, LogText.Client(invalid.Message, 300));
                 Send(ReplyFrames.Error(invalid.Code, invalid.Message, invalid.Seq, Stopwatch.GetTimestamp()));
                 break;
         }
@@ -398,7 +482,15 @@ public sealed class ClientConnection : IDisposable
         if (session is null)
         {
             _metrics.CountRequest(refusal!.Value.Code);
-            Log.Info("request refused seq={0} conn={1} model={2} code={3} msg={4}", request.Seq, Id, request.Model, refusal.Value.Code, refusal.Value.Message);
+            if (_refusalLog.TryWrite(out var suppressed))
+            {
+                Log.Info("request refused seq={0} conn={1} model={2} code={3} msg={4}", request.Seq, Id, LogText.Client(request.Model), refusal.Value.Code, LogText.Client(refusal.Value.Message, 300));
+            }
+            else if (suppressed > 0)
+            {
+                Log.Info("conn={0}: {1} more refusal lines not logged (rate limit)", Id, suppressed);
+            }
+
             Send(ReplyFrames.Error(refusal.Value.Code, refusal.Value.Message, request.Seq, request.ReceivedAt));
             return;
         }

@@ -77,7 +77,7 @@ public sealed class StreamSession : IDisposable
             {
                 // SPEC §7: message contents only at Debug.
                 var question = _request.IsCompletions ? _request.Prompt : _request.Messages.Count > 0 ? _request.Messages[^1].Content : string.Empty;
-                Log.Debug("request start seq={0} conn={1} model={2} upstream_model={3} messages={4} question={5}", _request.Seq, _connection.Id, _request.Model, _request.UpstreamModel, _request.Messages.Count, question);
+                Log.Debug("request start seq={0} conn={1} model={2} upstream_model={3} messages={4} question={5}", _request.Seq, _connection.Id, LogText.Client(_request.Model), LogText.Client(_request.UpstreamModel), _request.Messages.Count, LogText.Client(question, 500));
             }
 
             var segmenter = _request.OriginStream ? null : new SentenceSegmenter(_request.Segment, _minChars);
@@ -201,6 +201,6 @@ public sealed class StreamSession : IDisposable
         var mode = _request.OriginStream ? "origin" : _request.Segment.ToString().ToLowerInvariant();
         Log.Info(
             "request end seq={0} conn={1} model={2} mode={3} ttft={4} consume_time={5:F2} tokens={6} frames={7} code={8} finish={9}",
-            _request.Seq, _connection.Id, _request.Model, mode, ttft, elapsed.TotalSeconds, _tokens, _frames, code, finish);
+            _request.Seq, _connection.Id, LogText.Client(_request.Model), mode, ttft, elapsed.TotalSeconds, _tokens, _frames, code, finish);
     }
 }

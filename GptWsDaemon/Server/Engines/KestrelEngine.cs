@@ -1,0 +1,97 @@
+using System.Net;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace GptWsDaemon.Server.Engines;
+
+/// <summary>
+/// Kestrel, used directly (no host, no middleware): a request head must be complete within the handshake timeout and
+/// within size caps, or the socket is closed; plain HTTP keep-alive is bounded; and an <see cref="AcceptGate"/> stops
+/// accepting while the connection budget is spent, so the process never reaches its descriptor limit (at EMFILE the
+/// runtime aborts the whole process, which Kestrel's own MaxConcurrentConnections cannot prevent: it accepts first).
+/// </summary>
+public sealed class KestrelEngine : IServerEngine
+{
+    private readonly IPEndPoint[] _endpoints;
+    private readonly TimeSpan _headTimeout;
+    private readonly AcceptGate _gate;
+    private KestrelServer? _server;
+
+    /// <summary>Creates the engine; <paramref name="slots"/> is how many sockets may be open at once (WebSockets, plain HTTP and unfinished heads).</summary>
+    public KestrelEngine(string host, int port, int slots, TimeSpan headTimeout)
+    {
+        _endpoints = Endpoints(host, port);
+        _headTimeout = headTimeout;
+        _gate = new AcceptGate(slots);
+        Url = $"http://{(host.Contains(':', StringComparison.Ordinal) && !host.StartsWith('[') ? $"[{host}]" : host)}:{port}/";
+    }
+
+    /// <inheritdoc/>
+    public string Url { get; }
+
+    /// <summary>Sockets open now, as the gate counts them (for tests and /healthz).</summary>
+    public int OpenSockets => _gate.InUse;
+
+    /// <inheritdoc/>
+    public async Task StartAsync(Func<IHttpExchange, Task> handler)
+    {
+        var options = new KestrelServerOptions { AddServerHeader = false, AllowSynchronousIO = false };
+        var limits = options.Limits;
+        limits.RequestHeadersTimeout = _headTimeout;
+        limits.KeepAliveTimeout = TimeSpan.FromSeconds(30);
+        limits.MaxRequestLineSize = 8 * 1024;
+        limits.MaxRequestHeadersTotalSize = 32 * 1024;
+        limits.MaxRequestHeaderCount = 64;
+        limits.MaxRequestBodySize = 64 * 1024; // the daemon reads no request bodies
+        foreach (var endpoint in _endpoints)
+        {
+            options.Listen(endpoint, l => l.Protocols = HttpProtocols.Http1);
+        }
+
+        var transport = new SocketTransportFactory(Options.Create(new SocketTransportOptions { NoDelay = true }), NullLoggerFactory.Instance);
+        _server = new KestrelServer(Options.Create(options), new AcceptGate.Factory(transport, _gate), NullLoggerFactory.Instance);
+        try
+        {
+            await _server.StartAsync(new KestrelApplication(handler), CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or System.Net.Sockets.SocketException)
+        {
+            _server.Dispose();
+            _server = null;
+            throw new EngineBindException(e.InnerException?.Message ?? e.Message, e);
+        }
+    }
+
+    /// <inheritdoc/>
+    public async Task StopAsync()
+    {
+        if (_server is not { } server)
+        {
+            return;
+        }
+
+        _server = null;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        await server.StopAsync(timeout.Token).ConfigureAwait(false);
+        server.Dispose();
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        _gate.Dispose();
+    }
+
+    private static IPEndPoint[] Endpoints(string host, int port) => host switch
+    {
+        "0.0.0.0" or "*" or "+" => [new IPEndPoint(IPAddress.Any, port)],
+        "::" or "[::]" => [new IPEndPoint(IPAddress.IPv6Any, port)],
+        "localhost" => [new IPEndPoint(IPAddress.Loopback, port)],
+        _ when IPAddress.TryParse(host.Trim('[', ']'), out var ip) => [new IPEndPoint(ip, port)],
+        _ => [.. Dns.GetHostAddresses(host).Select(a => new IPEndPoint(a, port))],
+    };
+}
