@@ -91,7 +91,7 @@ internal static class Program
             return 1;
         }
 
-        log.Info("GptWsDaemon listening on {0} with engine {1} (WebSocket on / and /ws, test page on /, /healthz, /metrics)", server.Url, settings.Engine.ToString().ToLowerInvariant());
+        log.Info("GptWsDaemon listening on {0} (WebSocket on / and /ws, test page on /, /healthz, /metrics), engine {1}", server.Url, settings.Engine.ToString().ToLowerInvariant());
         if (settings.Demo)
         {
             log.Warn("DEMO MODE: no API key set (or --demo): answers come from the embedded offline model, not OpenAI");
@@ -101,14 +101,14 @@ internal static class Program
             log.Info("upstream: {0} (API key set)", settings.BaseUrl);
         }
 
-        if (settings.Engine == EngineKind.HttpListener && !settings.IsLoopback)
-        {
-            log.Warn("SECURITY: engine httplistener on {0} is not hardened against hostile sockets (no head timeout, unbounded request lines, no descriptor guard). Exposed ports: use --engine kestrel, or put nginx in front (deploy/nginx.conf).", settings.Host);
-        }
-
         if (settings.AccessTokens.Count == 0 && !settings.IsLoopback)
         {
             log.Warn("SECURITY: bound to {0} with no access tokens: anyone who can reach this port can spend your API quota. Set --access-token.", settings.Host);
+        }
+
+        if (settings.Engine == EngineKind.HttpListener && !settings.IsLoopback)
+        {
+            log.Warn("SECURITY: engine httplistener on {0} is not hardened against hostile sockets (no head timeout, unbounded request lines, no descriptor guard). Exposed ports: use --engine kestrel, or put nginx in front (deploy/nginx.conf).", settings.Host);
         }
 
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
