@@ -62,9 +62,13 @@ internal sealed partial class NginxProxy : IAsyncDisposable
     /// <summary>
     /// Rewrites the shipped config for a test: <c>listen 8808</c> → 127.0.0.1:<paramref name="port"/>, upstream
     /// servers 127.0.0.1:8801 and :8802 → <paramref name="backends"/>, <c>user</c> dropped (root runs its workers as
-    /// root, anyone else as themselves), pid, error_log, access_log and every temp path into <paramref name="prefix"/>.
+    /// root, anyone else as themselves), pid, error_log, access_log and every temp path into <paramref name="prefix"/>
+    /// (the logs keep their shipped level and format). <paramref name="directives"/> replaces the arguments of
+    /// directives that occur once (e.g. <c>client_header_timeout</c> → <c>2s</c>); <paramref name="errorLogLevel"/>,
+    /// when given, replaces the error log's level.
     /// </summary>
-    public static string Render(string shipped, string prefix, int port, IReadOnlyList<int> backends, bool runningAsRoot)
+    public static string Render(string shipped, string prefix, int port, IReadOnlyList<int> backends, bool runningAsRoot,
+        IReadOnlyDictionary<string, string>? directives = null, string? errorLogLevel = null)
     {
         Assert.That(backends, Has.Count.EqualTo(2), "the shipped config has two upstream servers");
         // Comments go first so that only real directives are rewritten (and counted).
@@ -73,8 +77,18 @@ internal sealed partial class NginxProxy : IAsyncDisposable
         text = ReplaceExactlyOnce(text, Backend1(), $"127.0.0.1:{P(backends[0])}", "server 127.0.0.1:8801");
         text = ReplaceExactlyOnce(text, Backend2(), $"127.0.0.1:{P(backends[1])}", "server 127.0.0.1:8802");
         text = ReplaceExactlyOnce(text, Pid(), $"pid {prefix}/nginx.pid;", "pid …;");
-        text = ReplaceAtLeastOnce(text, ErrorLog(), $"error_log {prefix}/error.log info;", "error_log …;");
-        text = ReplaceAtLeastOnce(text, AccessLog(), $"access_log {prefix}/access.log;", "access_log …;");
+        text = ReplaceAtLeastOnce(text, ErrorLog(), $"${{head}}{prefix}/error.log${{level}};", "error_log …;");
+        if (errorLogLevel is not null)
+        {
+            text = ReplaceAtLeastOnce(text, ErrorLogLevel(), $"${{head}} {errorLogLevel};", "error_log PATH LEVEL;");
+        }
+
+        text = ReplaceAtLeastOnce(text, AccessLog(), $"${{head}}{prefix}/access.log", "access_log …;");
+        foreach (var (name, arguments) in directives ?? new Dictionary<string, string>())
+        {
+            var directive = new Regex($@"(?m)^(?<head>\s*{Regex.Escape(name)}\s+)[^;]*;");
+            text = ReplaceExactlyOnce(text, directive, $"${{head}}{arguments};", name + " …;");
+        }
         text = User().Replace(text, string.Empty);
         var temps = string.Concat(new[] { "client_body", "proxy", "fastcgi", "uwsgi", "scgi" }
             .Select(t => $"\n    {t}_temp_path {prefix}/{t}_temp;"));
@@ -82,12 +96,16 @@ internal sealed partial class NginxProxy : IAsyncDisposable
         return (runningAsRoot ? "user root;\n" : string.Empty) + text;
     }
 
-    /// <summary>Renders <paramref name="shippedPath"/> into a temp prefix, checks it with <c>nginx -t</c>, starts nginx and waits until it proxies <c>/healthz</c>.</summary>
-    public static async Task<NginxProxy> StartAsync(string shippedPath, IReadOnlyList<int> backends, int port, CancellationToken cancellationToken)
+    /// <summary>
+    /// Renders <paramref name="shippedPath"/> into a temp prefix (see <see cref="Render"/> for <paramref name="directives"/>
+    /// and <paramref name="errorLogLevel"/>), checks it with <c>nginx -t</c>, starts nginx and waits until it proxies <c>/healthz</c>.
+    /// </summary>
+    public static async Task<NginxProxy> StartAsync(string shippedPath, IReadOnlyList<int> backends, int port, CancellationToken cancellationToken,
+        IReadOnlyDictionary<string, string>? directives = null, string? errorLogLevel = null)
     {
         var nginx = Binary();
         var prefix = Directory.CreateTempSubdirectory("gptws-nginx-").FullName;
-        var config = Render(await File.ReadAllTextAsync(shippedPath, cancellationToken), prefix, port, backends, Environment.UserName == "root");
+        var config = Render(await File.ReadAllTextAsync(shippedPath, cancellationToken), prefix, port, backends, Environment.UserName == "root", directives, errorLogLevel);
         var configPath = Path.Combine(prefix, "nginx.conf");
         await File.WriteAllTextAsync(configPath, config, cancellationToken);
 
@@ -127,7 +145,16 @@ internal sealed partial class NginxProxy : IAsyncDisposable
         }
     }
 
-    /// <summary>nginx's own output and error log, for failure messages.</summary>
+    /// <summary>The rendered config's access log (empty until nginx wrote a line).</summary>
+    public string AccessLogPath => Path.Combine(Prefix, "access.log");
+
+    /// <summary>The rendered config's error log.</summary>
+    public string ErrorLogPath => Path.Combine(Prefix, "error.log");
+
+    /// <summary>nginx's master process id.</summary>
+    public int MasterPid => _process.Id;
+
+    /// <summary>nginx's own output, error log and the end of its access log, for failure messages.</summary>
     public string Describe()
     {
         string output;
@@ -136,9 +163,51 @@ internal sealed partial class NginxProxy : IAsyncDisposable
             output = _output.ToString();
         }
 
-        var errorLog = Path.Combine(Prefix, "error.log");
-        var log = File.Exists(errorLog) ? File.ReadAllText(errorLog) : "(none)";
-        return $"--- nginx output:\n{output}\n--- nginx error.log:\n{log}";
+        var accessTail = string.Join('\n', ReadLog(AccessLogPath).Split('\n').TakeLast(40));
+        return $"--- nginx output:\n{output}\n--- nginx error.log:\n{ReadLog(ErrorLogPath)}\n--- nginx access.log (end):\n{accessTail}";
+    }
+
+    /// <summary>A log file's text, or empty when nginx has not created it; read while nginx may be appending.</summary>
+    public static string ReadLog(string path)
+    {
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            using var reader = new StreamReader(stream);
+            return reader.ReadToEnd();
+        }
+        catch (FileNotFoundException)
+        {
+            return string.Empty;
+        }
+    }
+
+    /// <summary>The worker processes' ids (children of the master, read from /proc).</summary>
+    public IReadOnlyList<int> WorkerPids()
+    {
+        var workers = new List<int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                var parent = File.ReadLines(Path.Combine(dir, "status")).FirstOrDefault(l => l.StartsWith("PPid:", StringComparison.Ordinal));
+                if (parent is not null && int.Parse(parent["PPid:".Length..].Trim(), CultureInfo.InvariantCulture) == _process.Id)
+                {
+                    workers.Add(pid);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The process ended while we looked.
+            }
+        }
+
+        return workers;
     }
 
     /// <inheritdoc/>
@@ -274,10 +343,13 @@ internal sealed partial class NginxProxy : IAsyncDisposable
     [GeneratedRegex(@"(?m)^\s*pid\s+[^;]*;")]
     private static partial Regex Pid();
 
-    [GeneratedRegex(@"(?m)^\s*error_log\s+[^;]*;")]
+    [GeneratedRegex(@"(?m)^(?<head>\s*error_log\s+)[^\s;]+(?<level>[^;]*);")]
     private static partial Regex ErrorLog();
 
-    [GeneratedRegex(@"(?m)^\s*access_log\s+[^;]*;")]
+    [GeneratedRegex(@"(?m)^(?<head>\s*error_log\s+[^\s;]+)\s+\w+\s*;")]
+    private static partial Regex ErrorLogLevel();
+
+    [GeneratedRegex(@"(?m)^(?<head>\s*access_log\s+)[^\s;]+")]
     private static partial Regex AccessLog();
 
     [GeneratedRegex(@"(?m)^\s*user\s+[^;]*;")]

@@ -24,10 +24,10 @@ public sealed class NginxScaleOutTests
     {
         // ~150 tokens at 15 ms: a stream takes ~2.5 s, long enough to kill an instance in the middle of it.
         const string Ini = "[openai]\ndemo_token_delay_ms = 15\n";
-        var (firstStarted, secondStarted) = await StartPairAsync(Ini, ct);
+        var (firstStarted, secondStarted) = await NginxStack.StartPairAsync(Ini, ct);
         await using var first = firstStarted;
         await using var second = secondStarted;
-        await using var nginx = await StartNginxAsync(first, second, ct);
+        await using var nginx = await NginxStack.StartNginxAsync(first, second, ct);
         var clients = new List<WsTestClient>();
         try
         {
@@ -98,10 +98,10 @@ public sealed class NginxScaleOutTests
     {
         // Slow tokens and a long grace: the first instance stays draining for the whole test (a rolling restart).
         const string Ini = "[openai]\ndemo_token_delay_ms = 100\n[server]\nshutdown_grace_seconds = 60\n";
-        var (drainingStarted, otherStarted) = await StartPairAsync(Ini, ct);
+        var (drainingStarted, otherStarted) = await NginxStack.StartPairAsync(Ini, ct);
         await using var draining = drainingStarted;
         await using var other = otherStarted;
-        await using var nginx = await StartNginxAsync(draining, other, ct);
+        await using var nginx = await NginxStack.StartNginxAsync(draining, other, ct);
 
         // A stream straight to the first instance keeps it draining after SIGTERM; nginx does not count it, so
         // least_conn would pick that instance first for every newcomer.
@@ -153,35 +153,6 @@ public sealed class NginxScaleOutTests
                 c.Dispose();
             }
         }
-    }
-
-    /// <summary>Two demo daemons started side by side; if one fails, the other is not left running.</summary>
-    private static async Task<(DaemonProcess First, DaemonProcess Second)> StartPairAsync(string ini, CancellationToken ct)
-    {
-        Task<DaemonProcess>[] starting = [DaemonProcess.StartAsync(["--demo"], ct, ini: ini), DaemonProcess.StartAsync(["--demo"], ct, ini: ini)];
-        try
-        {
-            await Task.WhenAll(starting);
-        }
-        catch
-        {
-            foreach (var started in starting.Where(t => t.IsCompletedSuccessfully))
-            {
-                await (await started).DisposeAsync();
-            }
-
-            throw;
-        }
-
-        return (await starting[0], await starting[1]);
-    }
-
-    /// <summary>nginx from the shipped deploy/nginx.conf in front of these two daemons.</summary>
-    private static Task<NginxProxy> StartNginxAsync(DaemonProcess first, DaemonProcess second, CancellationToken ct)
-    {
-        int[] backends = [first.Port!.Value, second.Port!.Value];
-        var shipped = Path.Combine(RepoRoot.Path, "deploy", "nginx.conf");
-        return NginxProxy.StartAsync(shipped, backends, FreePortOtherThan(backends), ct);
     }
 
     private static string Seq(int client, string what) => string.Create(CultureInfo.InvariantCulture, $"c{client}-{what}");
@@ -262,17 +233,5 @@ public sealed class NginxScaleOutTests
     {
         using var json = JsonDocument.Parse(await HealthBodyAsync(daemon, ct));
         return (json.RootElement.GetProperty("connections").GetInt32(), json.RootElement.GetProperty("streams").GetInt32());
-    }
-
-    private static int FreePortOtherThan(int[] taken)
-    {
-        while (true)
-        {
-            var port = DaemonFixture.FreePort();
-            if (!taken.Contains(port))
-            {
-                return port;
-            }
-        }
     }
 }
