@@ -261,7 +261,10 @@ public sealed class TestPageTests
         await page.WaitAnswerStateAsync("done").WaitAsync(ct);
 
         Assert.That(await page.AnswerTextAsync(), Is.EqualTo(DemoAnswer("Who am I?")));
-        await Expect(page.RawFrames.Filter(new LocatorFilterOptions { HasText = "connected to" })).ToContainTextAsync("token=***");
+        // The token went as an offered subprotocol, the daemon selected gptws, and the URL carries no token.
+        var connected = page.RawFrames.Filter(new LocatorFilterOptions { HasText = "connected to" });
+        await Expect(connected).ToContainTextAsync("(subprotocol gptws, token offered as bearer.***)");
+        Assert.That(await connected.First.TextContentAsync(), Does.Not.Contain("token="), "no token in the URL");
         Assert.That(await page.ById("raw").TextContentAsync(), Does.Not.Contain("s3cret-token"), "the raw panel never shows the token");
 
         // A page opened as /?token=T connects at once.
