@@ -17,7 +17,7 @@ public sealed class DaemonProcess : IAsyncDisposable
 {
     /// <summary>Variables the daemon reads; never inherited from whoever runs the tests.</summary>
     private static readonly string[] DaemonVariables =
-        ["OPENAI_API_KEY", "OPENAI_BASE_URL", "GPTWS_PORT", "GPTWS_HOST", "GPTWS_CONFIG", "GPTWS_ACCESS_TOKENS", "GPTWS_LOG_LEVEL", "GPTWS_LOG_DIR",
+        ["OPENAI_API_KEY", "OPENAI_BASE_URL", "GPTWS_PORT", "GPTWS_HOST", "GPTWS_CONFIG", "GPTWS_ACCESS_TOKENS", "GPTWS_LOG_LEVEL", "GPTWS_LOG_DIR", "GPTWS_ENGINE",
          "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT"];
 
     private readonly System.Diagnostics.Process _process;
@@ -101,13 +101,15 @@ public sealed class DaemonProcess : IAsyncDisposable
     /// Starts the daemon on a free loopback port (<c>--port</c> is added) and waits until <c>/healthz</c> answers.
     /// A port taken by someone else between the probe and the bind means another port and another try.
     /// </summary>
-    public static async Task<DaemonProcess> StartAsync(IEnumerable<string> args, CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? environment = null, string? ini = null)
+    /// <remarks><paramref name="descriptorLimit"/> runs it under <c>prlimit --nofile=N:N</c> (util-linux), as <c>ulimit -n N</c> would.</remarks>
+    public static async Task<DaemonProcess> StartAsync(IEnumerable<string> args, CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? environment = null, string? ini = null, int? descriptorLimit = null)
     {
+        string[]? command = descriptorLimit is { } n ? ["prlimit", $"--nofile={n}:{n}", DotnetHost(), DaemonDll] : null;
         var argList = args.ToList();
         for (var attempt = 1; ; attempt++)
         {
             var port = DaemonFixture.FreePort();
-            var daemon = LaunchCore(["--port", port.ToString(CultureInfo.InvariantCulture), .. argList], environment, ini, port);
+            var daemon = LaunchCore(["--port", port.ToString(CultureInfo.InvariantCulture), .. argList], environment, ini, port, command);
             try
             {
                 if (await daemon.TryWaitForHealthyAsync(port, cancellationToken))
