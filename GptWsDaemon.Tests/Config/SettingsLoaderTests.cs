@@ -51,6 +51,7 @@ public sealed class SettingsLoaderTests
             ("openai", "first_token_timeout_seconds"), ("openai", "idle_timeout_seconds"), ("openai", "max_retries"), ("openai", "retry_base_delay_ms"),
             ("limits", "max_connections"), ("limits", "streams_per_connection"), ("limits", "max_streams"), ("limits", "max_message_bytes"),
             ("limits", "max_tokens"), ("limits", "idle_timeout_seconds"), ("limits", "ping_interval_seconds"), ("limits", "send_queue_frames"),
+            ("limits", "pending_message_bytes"), ("limits", "message_timeout_seconds"), ("limits", "handshake_timeout_seconds"),
             ("text", "min_chars"),
         })
         {
@@ -462,9 +463,19 @@ public sealed class SettingsLoaderTests
         new("host", "server", "host", "GPTWS_HOST", "10.0.0.1", "0.0.0.0", c => c.Host = "localhost", "10.0.0.1", "0.0.0.0", "localhost", "127.0.0.1", s => s.Host),
         new("api key", "openai", "api_key", "OPENAI_API_KEY", "sk-ini-0000", "sk-env-0000", c => c.ApiKey = "sk-flag-0000", "sk-ini-0000", "sk-env-0000", "sk-flag-0000", null, s => s.ApiKey),
         new("base url", "openai", "base_url", "OPENAI_BASE_URL", "http://ini.example/v1", "https://env.example/v1/", c => c.BaseUrl = "http://127.0.0.1:9/v1", "http://ini.example/v1", "https://env.example/v1", "http://127.0.0.1:9/v1", "https://api.openai.com/v1", s => s.BaseUrl),
+        new("engine", "server", "engine", "GPTWS_ENGINE", "kestrel", "httplistener", c => c.Engine = "Kestrel", "Kestrel", "HttpListener", "Kestrel", "HttpListener", s => s.Engine.ToString()),
         new("log level", "server", "log_level", "GPTWS_LOG_LEVEL", "Debug", "Warn", c => c.LogLevel = "Trace", "Debug", "Warn", "Trace", "Info", s => s.LogLevel),
         new("tokens", "server", "access_tokens", "GPTWS_ACCESS_TOKENS", "ini-token-1, ini-token-2", "env-token-1,env-token-2", c => c.AccessTokens = ["flag-token-1", "flag-token-2"], "ini-token-1|ini-token-2", "env-token-1|env-token-2", "flag-token-1|flag-token-2", string.Empty, s => string.Join('|', s.AccessTokens)),
     ];
+
+    [TestCase("nginx")]
+    [TestCase("")]
+    [TestCase("kestrel2")]
+    public void Load_UnknownEngine_ThrowsNamingTheChoices(string engine)
+    {
+        var env = new Dictionary<string, string>(StringComparer.Ordinal) { ["GPTWS_ENGINE"] = engine.Length == 0 ? " " : engine };
+        AssertConfigError(() => SettingsLoader.Load(new CliOptions(), env, _dir), "GPTWS_ENGINE", "httplistener or kestrel");
+    }
 
     private static void AssertConfigError(TestDelegate load, params string[] mentions)
     {
