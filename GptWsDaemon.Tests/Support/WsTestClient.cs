@@ -104,7 +104,10 @@ public sealed class WsTestClient : IDisposable
             message.Write(buffer, 0, result.Count);
             if (result.EndOfMessage)
             {
-                return JsonDocument.Parse(message.ToArray()).RootElement.Clone();
+                // Every frame the daemon sends must follow the published contract (docs/schema/daemon-frame.json).
+                var frame = JsonDocument.Parse(message.ToArray()).RootElement.Clone();
+                FrameSchema.AssertDaemonFrame(frame);
+                return frame;
             }
         }
     }
