@@ -50,9 +50,10 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
             // An API never redirects a POST on purpose: a redirect is a base_url to fix (http:// to https://, say), and
             // following one would turn the POST into a GET. Off also takes a handler out of every request's path.
             AllowAutoRedirect = false,
-            // A response abandoned mid-body (a failed or timed-out stream) is drained only briefly for reuse: meanwhile
-            // the model may still be generating a paid answer nobody reads.
-            ResponseDrainTimeout = TimeSpan.FromMilliseconds(250),
+            // A response abandoned mid-body is not drained for reuse: only what is already buffered (the end of a body
+            // after [DONE]) is taken; otherwise the connection closes at once, with a reset (UpstreamSockets).
+            ResponseDrainTimeout = TimeSpan.Zero,
+            ConnectCallback = UpstreamSockets.ConnectAsync,
             UseCookies = false,
             UseProxy = false,
         };
