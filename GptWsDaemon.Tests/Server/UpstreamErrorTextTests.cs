@@ -91,6 +91,24 @@ public sealed class UpstreamErrorTextTests
     }
 
     [Test, CancelAfter(20000)]
+    public async Task RetriedErrorWithHugeBody_LogLineIsTheSameSanitizedText(CancellationToken ct)
+    {
+        // The retry log line prints the failure's message: capped and redacted like the frame, never a 60 KB line.
+        using var log = new LogWatch("upstream attempt 1 failed");
+        var body = $"overloaded, key {Key}\r\n" + new string('B', 60_000);
+        var stream = await RunAsync(Body(503, "text/plain", body), ct, retries: 1);
+        await log.Seen.WaitAsync(TimeSpan.FromSeconds(5), ct);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(stream.Code, Is.EqualTo(ErrorCodes.UpstreamError));
+            Assert.That(log.Line, Has.Length.LessThan(500));
+            Assert.That(log.Line, Does.Contain("overloaded, key ***").And.Not.Contain(Key).And.Not.Contain("\r"));
+            Assert.That(log.Line, Does.Contain(stream.Message["upstream error (503): ".Length..]), "the frame's text, no other");
+        });
+    }
+
+    [Test, CancelAfter(20000)]
     public async Task HtmlErrorPage_ReducedToItsTitle_NoControlCharacters(CancellationToken ct)
     {
         const string page = "<!DOCTYPE html>\r\n<html>\r\n<head><title>502 Bad Gateway\r\n at lb-7.internal.corp</title></head>\r\n"

@@ -9,6 +9,7 @@ namespace GptWsDaemon.Tests.Support;
 public sealed class LogWatch : IDisposable
 {
     private readonly TaskCompletionSource<long> _seen = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private string? _line;
     private readonly LoggingConfiguration _config;
     private readonly LoggingRule _rule;
 
@@ -16,7 +17,7 @@ public sealed class LogWatch : IDisposable
     {
         var target = new MethodCallTarget("watch-" + Guid.NewGuid().ToString("N"), (info, _) =>
         {
-            if (info.FormattedMessage.Contains(contains, StringComparison.Ordinal))
+            if (info.FormattedMessage.Contains(contains, StringComparison.Ordinal) && Interlocked.CompareExchange(ref _line, info.FormattedMessage, null) is null)
             {
                 _seen.TrySetResult(Stopwatch.GetTimestamp());
             }
@@ -29,6 +30,9 @@ public sealed class LogWatch : IDisposable
 
     /// <summary>The Stopwatch timestamp of the first matching line.</summary>
     public Task<long> Seen => _seen.Task;
+
+    /// <summary>The first matching line, once <see cref="Seen"/> completed.</summary>
+    public string? Line => Volatile.Read(ref _line);
 
     public void Dispose()
     {

@@ -136,6 +136,28 @@ public sealed class ChunkParserTests
     }
 
     [Test]
+    public void Parse_LoneSurrogatesAmongRandomEscapes_MatchWhatSystemTextJsonEncodes([Range(0, 199)] int seed)
+    {
+        // System.Text.Json writes the escapes (\uXXXX for non-ASCII, \n, \", …) of random text; lone surrogates, which it
+        // cannot write, go between those pieces. Our unescaping must give back exactly the pieces and the lone halves.
+        var random = new Random(seed);
+        var json = new StringBuilder("{\"choices\":[{\"delta\":{\"content\":\"");
+        var expected = new StringBuilder();
+        for (var piece = random.Next(1, 6); piece > 0; piece--)
+        {
+            var text = new string([.. Enumerable.Range(0, random.Next(0, 12)).Select(_ => RandomChar(random))]);
+            json.Append(System.Text.Json.JsonSerializer.Serialize(text)[1..^1]);
+            expected.Append(text);
+            var lone = (char)(random.Next(2) == 0 ? random.Next(0xD800, 0xDC00) : random.Next(0xDC00, 0xE000));
+            json.Append(random.Next(2) == 0 ? $"\\u{(int)lone:x4}" : $"\\u{(int)lone:X4}");
+            expected.Append(lone);
+        }
+
+        json.Append("\"}}]}");
+        Assert.That(Parse(json.ToString()).Content, Is.EqualTo(expected.ToString()));
+    }
+
+    [Test]
     public void Parse_LoneSurrogateEscapeBesideInvalidUtf8_ThrowsUpstreamBroken()
     {
         var bytes = Encoding.UTF8.GetBytes("""{"choices":[{"delta":{"content":"ab\ud83d"}}]}""");
@@ -212,6 +234,15 @@ public sealed class ChunkParserTests
 
         System.Buffers.ArrayPool<char>.Shared.Return(text!);
     }
+
+    private static char RandomChar(Random random) => random.Next(8) switch
+    {
+        0 => (char)random.Next(0, 0x20),
+        1 => "\"\\/<>&'+`"[random.Next(9)],
+        2 => (char)random.Next(0x4E00, 0x9FFF),
+        3 => (char)random.Next(0x80, 0x800),
+        _ => (char)random.Next(0x20, 0x7F),
+    };
 
     private static Parsed Parse(string json)
     {
