@@ -48,7 +48,7 @@ public sealed class SettingsLoaderTests
         foreach (var (section, key) in new[]
         {
             ("server", "port"), ("server", "shutdown_grace_seconds"), ("openai", "demo_token_delay_ms"), ("openai", "connect_timeout_seconds"),
-            ("openai", "first_token_timeout_seconds"), ("openai", "idle_timeout_seconds"), ("openai", "max_retries"), ("openai", "retry_base_delay_ms"),
+            ("openai", "first_token_timeout_seconds"), ("openai", "idle_timeout_seconds"), ("openai", "max_stream_seconds"), ("openai", "max_retries"), ("openai", "retry_base_delay_ms"),
             ("limits", "max_connections"), ("limits", "streams_per_connection"), ("limits", "max_streams"), ("limits", "max_message_bytes"),
             ("limits", "max_tokens"), ("limits", "idle_timeout_seconds"), ("limits", "ping_interval_seconds"), ("limits", "send_queue_frames"),
             ("limits", "pending_message_bytes"), ("limits", "message_timeout_seconds"), ("limits", "handshake_timeout_seconds"),
@@ -101,7 +101,7 @@ public sealed class SettingsLoaderTests
         Assert.That(keys, Is.SupersetOf(new[]
         {
             "port", "host", "access_tokens", "allowed_origins", "shutdown_grace_seconds", "log_level", "api_key", "base_url", "demo",
-            "connect_timeout_seconds", "first_token_timeout_seconds", "idle_timeout_seconds", "max_retries", "retry_base_delay_ms",
+            "connect_timeout_seconds", "first_token_timeout_seconds", "idle_timeout_seconds", "max_stream_seconds", "max_retries", "retry_base_delay_ms",
             "max_connections", "streams_per_connection", "max_streams", "max_message_bytes", "max_tokens", "ping_interval_seconds",
             "segment", "min_chars", "text-davinci-003",
         }));
@@ -238,6 +238,7 @@ public sealed class SettingsLoaderTests
             connect_timeout_seconds = 4
             first_token_timeout_seconds = 6
             idle_timeout_seconds = 7
+            max_stream_seconds = 17
             max_retries = 0
             retry_base_delay_ms = 8
             [limits]
@@ -263,6 +264,7 @@ public sealed class SettingsLoaderTests
             Assert.That(s.ConnectTimeout, Is.EqualTo(TimeSpan.FromSeconds(4)));
             Assert.That(s.FirstTokenTimeout, Is.EqualTo(TimeSpan.FromSeconds(6)));
             Assert.That(s.UpstreamIdleTimeout, Is.EqualTo(TimeSpan.FromSeconds(7)));
+            Assert.That(s.MaxStreamDuration, Is.EqualTo(TimeSpan.FromSeconds(17)));
             Assert.That(s.MaxRetries, Is.Zero);
             Assert.That(s.RetryBaseDelay, Is.EqualTo(TimeSpan.FromMilliseconds(8)));
             Assert.That(s.MaxConnections, Is.EqualTo(9));

@@ -66,6 +66,21 @@ public sealed partial class ReplyFramesTests
     }
 
     [Test]
+    public void Error_WithUpstreamCode_WritesItAsAStringInData()
+    {
+        Assert.That(
+            Text(ReplyFrames.Error(ErrorCodes.UpstreamAuth, "upstream sent an error mid-stream: Incorrect API key provided: sk-***", Seq, 0, "invalid_api_key")),
+            Is.EqualTo("""{"code":2001,"msg":"upstream sent an error mid-stream: Incorrect API key provided: sk-***","seq":"s","data":{"consume_time":"0.00","finish_reason":"error","contents":"","upstream_code":"invalid_api_key"}}"""));
+    }
+
+    [Test]
+    public void Error_UpstreamCodeWithQuotes_IsEscaped()
+    {
+        using var doc = Parse(ReplyFrames.Error(ErrorCodes.UpstreamError, "m", Seq, 0, "a\"b</x>"));
+        Assert.That(doc.RootElement.GetProperty("data").GetProperty("upstream_code").GetString(), Is.EqualTo("a\"b</x>"));
+    }
+
+    [Test]
     public void Error_WithoutSeq_WritesNullSeq()
     {
         Assert.That(

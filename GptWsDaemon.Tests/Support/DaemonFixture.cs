@@ -31,13 +31,17 @@ public sealed class DaemonFixture : IAsyncDisposable
     public Uri HttpUri => new($"http://127.0.0.1:{Settings.Port}/");
 
     /// <summary>Starts a daemon against <paramref name="upstream"/>'s URL with fast retry and timeout settings.</summary>
-    public static Task<DaemonFixture> StartAsync(FakeOpenAiServer upstream, Func<DaemonSettings, DaemonSettings>? configure = null)
+    public static Task<DaemonFixture> StartAsync(FakeOpenAiServer upstream, Func<DaemonSettings, DaemonSettings>? configure = null) =>
+        StartAsync(upstream.BaseUrl, configure);
+
+    /// <summary>Starts a daemon against the upstream at <paramref name="baseUrl"/> with fast retry and timeout settings.</summary>
+    public static Task<DaemonFixture> StartAsync(string baseUrl, Func<DaemonSettings, DaemonSettings>? configure = null)
     {
         var settings = (configure ?? (s => s))(new DaemonSettings
         {
             Port = FreePort(),
             ApiKey = "sk-test-key-000000000000",
-            BaseUrl = upstream.BaseUrl,
+            BaseUrl = baseUrl,
             RetryBaseDelay = TimeSpan.FromMilliseconds(20),
         });
         var metrics = new DaemonMetrics();

@@ -153,12 +153,19 @@ public sealed class KeepAliveResponse(TcpClient client, NetworkStream stream, Fa
         }
     }
 
-    /// <summary>Keeps the connection open and silent until the client closes it (or the test ends).</summary>
+    /// <summary>Keeps the connection open and silent until the client closes it, with a FIN or a reset (or the test ends).</summary>
     public async Task HangAsync()
     {
         var buffer = new byte[64];
-        while (await stream.ReadAsync(buffer, stopping) > 0)
+        try
         {
+            while (await stream.ReadAsync(buffer, stopping) > 0)
+            {
+            }
+        }
+        catch (IOException)
+        {
+            // A reset: the daemon abandons connections that way.
         }
 
         Closed = true;

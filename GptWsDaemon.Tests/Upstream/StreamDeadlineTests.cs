@@ -46,6 +46,49 @@ public sealed class StreamDeadlineTests
     }
 
     [Test, CancelAfter(10000)]
+    public async Task ExtendPastTheTotalCap_ExpiresAtTheCap(CancellationToken ct)
+    {
+        using var deadline = new StreamDeadline(TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(400), ct);
+        var clock = Stopwatch.StartNew();
+
+        // Events every 20 ms, each asking for 30 s more: the cap stands.
+        while (!deadline.Token.IsCancellationRequested && clock.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            deadline.Extend(TimeSpan.FromSeconds(30));
+            await Task.Delay(20, ct);
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(deadline.Expired, Is.True);
+            Assert.That(deadline.CapReached, Is.True);
+            Assert.That(clock.Elapsed, Is.GreaterThanOrEqualTo(TimeSpan.FromMilliseconds(380)).And.LessThan(TimeSpan.FromSeconds(2)));
+        });
+    }
+
+    [Test, CancelAfter(10000)]
+    public async Task FirstSpanLongerThanTheCap_ExpiresAtTheCap(CancellationToken ct)
+    {
+        using var deadline = new StreamDeadline(TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(200), ct);
+        var clock = Stopwatch.StartNew();
+
+        await WaitCancelledAsync(deadline.Token, ct);
+
+        Assert.That(deadline.CapReached, Is.True);
+        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(2)));
+    }
+
+    [Test, CancelAfter(10000)]
+    public async Task IdleGapBeforeTheCap_ExpiresButNotByTheCap(CancellationToken ct)
+    {
+        using var deadline = new StreamDeadline(TimeSpan.FromMilliseconds(150), TimeSpan.FromSeconds(30), ct);
+
+        await WaitCancelledAsync(deadline.Token, ct);
+
+        Assert.That((deadline.Expired, deadline.CapReached), Is.EqualTo((true, false)));
+    }
+
+    [Test, CancelAfter(10000)]
     public async Task ExtendToAnEarlierDeadline_ExpiresSooner(CancellationToken ct)
     {
         using var deadline = new StreamDeadline(TimeSpan.FromSeconds(30), ct);

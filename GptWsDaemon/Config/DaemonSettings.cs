@@ -54,8 +54,11 @@ public sealed record DaemonSettings
     /// <summary>Longest wait from request to the first upstream event.</summary>
     public TimeSpan FirstTokenTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>Longest gap between two upstream events.</summary>
+    /// <summary>Longest gap between two pieces of upstream content (or the finish) once content flows.</summary>
     public TimeSpan UpstreamIdleTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Longest an upstream stream may run in all, however steadily it sends.</summary>
+    public TimeSpan MaxStreamDuration { get; init; } = TimeSpan.FromSeconds(600);
 
     /// <summary>Retries before the first token (so up to MaxRetries + 1 attempts).</summary>
     public int MaxRetries { get; init; } = 2;

@@ -15,7 +15,7 @@ public sealed class SettingsLoader
     private static readonly Dictionary<string, string[]> KnownIniKeys = new(StringComparer.OrdinalIgnoreCase)
     {
         ["server"] = ["port", "host", "engine", "access_tokens", "allowed_origins", "shutdown_grace_seconds", "log_level"],
-        ["openai"] = ["api_key", "base_url", "demo", "demo_token_delay_ms", "connect_timeout_seconds", "first_token_timeout_seconds", "idle_timeout_seconds", "max_retries", "retry_base_delay_ms"],
+        ["openai"] = ["api_key", "base_url", "demo", "demo_token_delay_ms", "connect_timeout_seconds", "first_token_timeout_seconds", "idle_timeout_seconds", "max_stream_seconds", "max_retries", "retry_base_delay_ms"],
         ["limits"] = ["max_connections", "streams_per_connection", "max_streams", "max_message_bytes", "max_tokens", "idle_timeout_seconds", "ping_interval_seconds", "send_queue_frames", "pending_message_bytes", "message_timeout_seconds", "handshake_timeout_seconds"],
         ["text"] = ["segment", "min_chars"],
     };
@@ -172,6 +172,7 @@ public sealed class SettingsLoader
             ConnectTimeout = TimeSpan.FromSeconds(ParseInt(Pick(null, null, "openai:connect_timeout_seconds"), 10, 1, 600)),
             FirstTokenTimeout = TimeSpan.FromSeconds(ParseInt(Pick(null, null, "openai:first_token_timeout_seconds"), 60, 1, 3600)),
             UpstreamIdleTimeout = TimeSpan.FromSeconds(ParseInt(Pick(null, null, "openai:idle_timeout_seconds"), 30, 1, 3600)),
+            MaxStreamDuration = TimeSpan.FromSeconds(ParseInt(Pick(null, null, "openai:max_stream_seconds"), 600, 1, 86400)),
             MaxRetries = ParseInt(Pick(null, null, "openai:max_retries"), 2, 0, 10),
             RetryBaseDelay = TimeSpan.FromMilliseconds(ParseInt(Pick(null, null, "openai:retry_base_delay_ms"), 500, 0, 60000)),
             MaxConnections = ParseInt(Pick(null, null, "limits:max_connections"), defaults.MaxConnections, 1, 1_000_000),

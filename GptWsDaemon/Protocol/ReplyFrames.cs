@@ -36,12 +36,15 @@ public static class ReplyFrames
         return b.End();
     }
 
-    /// <summary>An error frame: code, message, the seq or null, <c>finish_reason: "error"</c>.</summary>
-    public static OutgoingFrame Error(int code, string message, RequestSeq? seq, long receivedAt)
+    /// <summary>
+    /// An error frame: code, message, the seq or null, <c>finish_reason: "error"</c>, and <c>data.upstream_code</c> (the
+    /// provider's own error code, e.g. <c>invalid_api_key</c>) when <paramref name="upstreamCode"/> is not null.
+    /// </summary>
+    public static OutgoingFrame Error(int code, string message, RequestSeq? seq, long receivedAt, string? upstreamCode = null)
     {
         var b = Builder();
         var w = b.Begin(code, message, seq);
-        WriteData(w, receivedAt, "error", []);
+        WriteData(w, receivedAt, "error", [], upstreamCode: upstreamCode);
         return b.End();
     }
 
@@ -63,7 +66,7 @@ public static class ReplyFrames
         return b.End();
     }
 
-    private static void WriteData(Utf8JsonWriter w, long receivedAt, string? finishReason, ReadOnlySpan<char> contents, UsageInfo? usage = null)
+    private static void WriteData(Utf8JsonWriter w, long receivedAt, string? finishReason, ReadOnlySpan<char> contents, UsageInfo? usage = null, string? upstreamCode = null)
     {
         w.WriteStartObject("data"u8);
         Span<byte> time = stackalloc byte[24];
@@ -85,6 +88,11 @@ public static class ReplyFrames
             w.WriteNumber("completion_tokens"u8, u.CompletionTokens);
             w.WriteNumber("total_tokens"u8, u.PromptTokens + u.CompletionTokens);
             w.WriteEndObject();
+        }
+
+        if (upstreamCode is not null)
+        {
+            w.WriteString("upstream_code"u8, upstreamCode);
         }
 
         w.WriteEndObject();

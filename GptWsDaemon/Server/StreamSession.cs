@@ -85,6 +85,7 @@ public sealed class StreamSession : IDisposable
             UsageInfo? usage = null;
             var code = ErrorCodes.Ok;
             string? errorMessage = null;
+            string? upstreamCode = null;
             try
             {
                 var chunks = _upstream.StreamAsync(_request, token);
@@ -127,6 +128,7 @@ public sealed class StreamSession : IDisposable
             {
                 code = e.Code;
                 errorMessage = e.Message;
+                upstreamCode = e.UpstreamCode;
             }
             catch (Exception e)
             {
@@ -149,7 +151,7 @@ public sealed class StreamSession : IDisposable
                 _connection.Release(this);
                 Send(errorMessage is null
                     ? ReplyFrames.Final(_request.Seq, _request.ReceivedAt, finish, usage)
-                    : ReplyFrames.Error(code, errorMessage, _request.Seq, _request.ReceivedAt));
+                    : ReplyFrames.Error(code, errorMessage, _request.Seq, _request.ReceivedAt, upstreamCode));
             }
             else
             {

@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Buffers.Text;
+using System.Text;
 using System.Text.Json;
 using GptWsDaemon.Protocol;
 
@@ -6,12 +8,15 @@ namespace GptWsDaemon.Upstream;
 
 /// <summary>
 /// Picks the delta, finish_reason and usage out of one streamed chunk with <see cref="Utf8JsonReader"/>, without a DOM.
-/// Tolerates what compatible providers send: <c>choices: []</c>, <c>usage: null</c>, unknown fields, an <c>error</c> object.
+/// Tolerates what compatible providers send: <c>choices: []</c>, <c>usage: null</c>, unknown fields, an <c>error</c> object (thrown as <see cref="ReportedErrorException"/>).
 /// </summary>
 public static class ChunkParser
 {
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
     /// <summary>Parses a chat.completion.chunk or text_completion chunk; the content gets an array of its own (never returned to the pool).</summary>
-    /// <exception cref="UpstreamException">Malformed JSON (2005) or an error object (2005, with its message).</exception>
+    /// <exception cref="UpstreamException">Malformed JSON (2005).</exception>
+    /// <exception cref="ReportedErrorException">The event is an error object.</exception>
     public static UpstreamChunk Parse(ReadOnlySpan<byte> json)
     {
         char[]? text = null;
@@ -22,7 +27,8 @@ public static class ChunkParser
     /// Parses a chunk, unescaping its content into <paramref name="text"/> (rented from the shared pool and swapped for a
     /// bigger one when needed; the caller returns it): no string per token. The content is valid until the next call.
     /// </summary>
-    /// <exception cref="UpstreamException">Malformed JSON (2005) or an error object (2005, with its message).</exception>
+    /// <exception cref="UpstreamException">Malformed JSON (2005).</exception>
+    /// <exception cref="ReportedErrorException">The event is an error object.</exception>
     public static UpstreamChunk Parse(ReadOnlySpan<byte> json, ref char[]? text)
     {
         try
@@ -64,7 +70,8 @@ public static class ChunkParser
                         continue;
                     }
 
-                    throw new UpstreamException(ErrorCodes.UpstreamBroken, "upstream sent an error mid-stream: " + ReadErrorMessage(ref reader));
+                    // Rare: read the whole object again for its message, code and type, wherever they sit.
+                    throw new ReportedErrorException(UpstreamErrorBody.TryRead(json, out var body) ? body : default);
                 }
                 else
                 {
@@ -83,69 +90,10 @@ public static class ChunkParser
         {
             throw Malformed(e);
         }
-    }
-
-    /// <summary>Reads an OpenAI error body's message (<c>{"error":{"message":…}}</c> or <c>{"error":"…"}</c>), or null.</summary>
-    public static string? TryReadErrorBody(ReadOnlySpan<byte> json)
-    {
-        try
+        catch (DecoderFallbackException e)
         {
-            var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 64 });
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                return null;
-            }
-
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                var isError = reader.ValueTextEquals("error"u8);
-                reader.Read();
-                if (isError)
-                {
-                    return ReadErrorMessage(ref reader);
-                }
-
-                reader.Skip();
-            }
+            throw Malformed(e);
         }
-        catch (JsonException)
-        {
-        }
-
-        return null;
-    }
-
-    /// <summary>Reads <c>{"message":"…"}</c> or a plain string at the reader's position.</summary>
-    private static string ReadErrorMessage(ref Utf8JsonReader reader)
-    {
-        if (reader.TokenType == JsonTokenType.String)
-        {
-            return reader.GetString() ?? "unknown error";
-        }
-
-        string? message = null;
-        if (reader.TokenType == JsonTokenType.StartObject)
-        {
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                var isMessage = reader.ValueTextEquals("message"u8);
-                reader.Read();
-                if (isMessage && reader.TokenType == JsonTokenType.String)
-                {
-                    message = reader.GetString();
-                }
-                else
-                {
-                    reader.Skip();
-                }
-            }
-        }
-        else
-        {
-            reader.Skip();
-        }
-
-        return message ?? "unknown error";
     }
 
     private static void ReadChoices(ref Utf8JsonReader reader, ref ReadOnlyMemory<char> content, ref string? finish, ref char[]? text)
@@ -232,8 +180,62 @@ public static class ChunkParser
             text = ArrayPool<char>.Shared.Rent(Math.Max(room, 256));
         }
 
-        var length = reader.CopyString(text);
+        int length;
+        try
+        {
+            length = reader.CopyString(text);
+        }
+        catch (InvalidOperationException) when (reader.ValueIsEscaped && !reader.HasValueSequence)
+        {
+            // A \u escape holding half a surrogate pair (a provider slicing by UTF-16 units) is valid JSON the reader refuses.
+            length = UnescapeLoneSurrogates(reader.ValueSpan, text);
+        }
+
         return text.AsMemory(0, length);
+    }
+
+    /// <summary>
+    /// Unescapes a JSON string as <see cref="Utf8JsonReader.CopyString(Span{char})"/> would, but keeps a lone surrogate
+    /// from a <c>\u</c> escape as it is (<see cref="SurrogateStitcher"/> pairs or replaces it). The reader has already
+    /// checked the escapes' syntax; invalid UTF-8 between them is still malformed.
+    /// </summary>
+    private static int UnescapeLoneSurrogates(ReadOnlySpan<byte> raw, Span<char> destination)
+    {
+        var written = 0;
+        while (true)
+        {
+            var backslash = raw.IndexOf((byte)'\\');
+            var plain = backslash < 0 ? raw : raw[..backslash];
+            written += StrictUtf8.GetChars(plain, destination[written..]);
+            if (backslash < 0)
+            {
+                return written;
+            }
+
+            raw = raw[backslash..];
+            if (raw[1] == (byte)'u')
+            {
+                if (!Utf8Parser.TryParse(raw.Slice(2, 4), out ushort unit, out var used, 'X') || used != 4)
+                {
+                    throw Malformed(null);
+                }
+
+                destination[written++] = (char)unit;
+                raw = raw[6..];
+                continue;
+            }
+
+            destination[written++] = raw[1] switch
+            {
+                (byte)'b' => '\b',
+                (byte)'f' => '\f',
+                (byte)'n' => '\n',
+                (byte)'r' => '\r',
+                (byte)'t' => '\t',
+                var c => (char)c, // \" \\ \/
+            };
+            raw = raw[2..];
+        }
     }
 
     private static UsageInfo ReadUsage(ref Utf8JsonReader reader)

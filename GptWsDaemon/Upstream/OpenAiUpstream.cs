@@ -23,7 +23,7 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
     private readonly DaemonSettings _settings;
     private readonly HttpMessageInvoker _http;
     private readonly string _authorization;
-    private readonly SecretRedactor _redactor;
+    private readonly UpstreamFailures _failures;
     private readonly DaemonMetrics _metrics;
     private readonly Dictionary<string, Uri> _uris;
 
@@ -31,7 +31,7 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
     public OpenAiUpstream(DaemonSettings settings, SecretRedactor redactor, DaemonMetrics metrics)
     {
         _settings = settings;
-        _redactor = redactor;
+        _failures = new UpstreamFailures(settings, redactor);
         _metrics = metrics;
         // Parsed once: a Uri per request would be two more objects surviving with every stream.
         _uris = new Dictionary<string, Uri>(StringComparer.Ordinal)
@@ -50,9 +50,10 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
             // An API never redirects a POST on purpose: a redirect is a base_url to fix (http:// to https://, say), and
             // following one would turn the POST into a GET. Off also takes a handler out of every request's path.
             AllowAutoRedirect = false,
-            // A response abandoned mid-body (a failed or timed-out stream) is drained only briefly for reuse: meanwhile
-            // the model may still be generating a paid answer nobody reads.
-            ResponseDrainTimeout = TimeSpan.FromMilliseconds(250),
+            // A response abandoned mid-body is not drained for reuse: only what is already buffered (the end of a body
+            // after [DONE]) is taken; otherwise the connection closes at once, with a reset (UpstreamSockets).
+            ResponseDrainTimeout = TimeSpan.Zero,
+            ConnectCallback = UpstreamSockets.ConnectAsync,
             UseCookies = false,
             UseProxy = false,
         };
@@ -75,7 +76,7 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
 
     private async IAsyncEnumerable<UpstreamChunk> StreamAsync(byte[] body, Uri uri, RequestSeq seq, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        using var timeout = new StreamDeadline(_settings.FirstTokenTimeout, cancellationToken);
+        using var timeout = new StreamDeadline(_settings.FirstTokenTimeout, _settings.MaxStreamDuration, cancellationToken);
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         using var response = await SendWithRetriesAsync(body, uri, seq, timeout, cancellationToken).ConfigureAwait(false);
         Stream stream;
@@ -87,17 +88,19 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
         }
         catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
         {
-            throw TimedOut(true, e);
+            throw _failures.TimedOut(timeout, true, e);
         }
 
         var events = new SseReader(stream, arrival: PlainHttpArrival.TryAttach(stream)).ReadAsync(timeout.Token).GetAsyncEnumerator(timeout.Token);
         char[]? text = null; // each chunk's content, unescaped; rented once per stream, not a string per token
+        var stitcher = default(SurrogateStitcher);
         await using (events.ConfigureAwait(false))
         {
             try
             {
                 var first = true;
                 var finished = false;
+                UpstreamException? failure = null;
                 while (true)
                 {
                     bool more;
@@ -107,51 +110,83 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
                     }
                     catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
                     {
-                        throw TimedOut(first, e);
+                        failure = _failures.TimedOut(timeout, first, e);
+                        break;
                     }
                     catch (Exception e) when (e is IOException or HttpRequestException or InvalidDataException)
                     {
-                        throw new UpstreamException(ErrorCodes.UpstreamBroken, "upstream stream broke: " + _redactor.Redact(e.Message), e);
+                        failure = _failures.Broken(e);
+                        break;
                     }
 
                     if (!more)
                     {
-                        if (!finished)
-                        {
-                            throw new UpstreamException(ErrorCodes.UpstreamBroken, "upstream stream ended before [DONE]");
-                        }
-
-                        yield break;
+                        failure = finished ? null : new UpstreamException(ErrorCodes.UpstreamBroken, "upstream stream ended before [DONE]");
+                        break;
                     }
 
                     var ev = events.Current;
                     if (ev.Data.Span.SequenceEqual("[DONE]"u8))
                     {
-                        yield break;
+                        break;
                     }
 
                     if (ev.EventType == "error")
                     {
-                        var message = ChunkParser.TryReadErrorBody(ev.Data.Span) ?? System.Text.Encoding.UTF8.GetString(ev.Data.Span);
-                        throw new UpstreamException(ErrorCodes.UpstreamBroken, "upstream sent an error mid-stream: " + _redactor.Redact(message));
+                        failure = _failures.ErrorEvent(ev.Data.Span);
+                        break;
                     }
 
-                    var chunk = ChunkParser.Parse(ev.Data.Span, ref text);
+                    if (ev.Data.IsEmpty)
+                    {
+                        continue; // "data:" alone: a keep-alive some servers send, no chunk
+                    }
+
+                    UpstreamChunk chunk;
+                    try
+                    {
+                        chunk = ChunkParser.Parse(ev.Data.Span, ref text);
+                    }
+                    catch (ReportedErrorException e)
+                    {
+                        failure = _failures.MidStream(e.Body);
+                        break;
+                    }
+
+                    var length = stitcher.Mend(ref text, chunk.Content.Length);
+                    if (chunk.FinishReason is not null)
+                    {
+                        length = stitcher.Flush(ref text, length);
+                    }
+
+                    chunk = chunk with { Content = length == 0 ? default : text.AsMemory(0, length) };
                     if (first && !chunk.Content.IsEmpty)
                     {
                         first = false;
                         _metrics.ObserveTimeToFirstToken(System.Diagnostics.Stopwatch.GetElapsedTime(started));
                     }
 
-                    // SPEC openai.idle_timeout_seconds: "longest gap between two upstream events" — once content flows;
-                    // before that (role-only or empty chunks) the first-token deadline still stands.
-                    if (!first)
+                    // SPEC openai.idle_timeout_seconds, once content flows: only content or the finish is progress; empty
+                    // events and comments would otherwise keep a stream that says nothing alive for ever.
+                    if (!first && (!chunk.Content.IsEmpty || chunk.FinishReason is not null))
                     {
                         timeout.Extend(_settings.UpstreamIdleTimeout);
                     }
 
                     finished |= chunk.FinishReason is not null;
                     yield return chunk;
+                }
+
+                // A high surrogate still held back will never be paired: its U+FFFD goes out before the end or the error.
+                var tail = stitcher.Flush(ref text, 0);
+                if (tail > 0)
+                {
+                    yield return new UpstreamChunk(text.AsMemory(0, tail), null, null);
+                }
+
+                if (failure is not null)
+                {
+                    throw failure;
                 }
             }
             finally
@@ -166,10 +201,6 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
 
     /// <inheritdoc/>
     public void Dispose() => _http.Dispose();
-
-    private UpstreamException TimedOut(bool beforeFirstToken, Exception inner) => beforeFirstToken
-        ? new UpstreamException(ErrorCodes.UpstreamTimeout, $"upstream sent no token within {_settings.FirstTokenTimeout.TotalSeconds:0} s", inner)
-        : new UpstreamException(ErrorCodes.UpstreamTimeout, $"upstream went silent for {_settings.UpstreamIdleTimeout.TotalSeconds:0} s mid-stream", inner);
 
     /// <summary>Sends the request; SPEC §6: "429/5xx/connect failures before the first token are retried with backoff … honour Retry-After".</summary>
     /// <remarks>Its state machine lives only until the response headers arrive, so a pooled one serves many streams.</remarks>
@@ -204,8 +235,8 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
 
                 using (response)
                 {
-                    failure = await DescribeFailureAsync(response, timeout.Token).ConfigureAwait(false);
-                    retryAfter = RetryAfter(response);
+                    failure = await _failures.DescribeAsync(response, timeout.Token).ConfigureAwait(false);
+                    retryAfter = UpstreamFailures.RetryAfter(response.Headers);
                     var retryable = response.StatusCode == HttpStatusCode.TooManyRequests || (int)response.StatusCode >= 500;
                     if (!retryable)
                     {
@@ -218,14 +249,14 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
                 // Either our first-token clock ran out (no retry: the budget is spent) or the connect timeout fired.
                 if (timeout.Expired)
                 {
-                    throw TimedOut(true, e);
+                    throw _failures.TimedOut(timeout, true, e);
                 }
 
-                failure = new UpstreamException(ErrorCodes.UpstreamTimeout, $"could not connect to the upstream within {_settings.ConnectTimeout.TotalSeconds:0} s", e);
+                failure = _failures.ConnectTimedOut(e);
             }
             catch (HttpRequestException e) when (e.StatusCode is null)
             {
-                failure = new UpstreamException(ErrorCodes.UpstreamError, "could not reach the upstream: " + _redactor.Redact(e.Message), e);
+                failure = _failures.Unreachable(e);
             }
 
             if (last)
@@ -242,7 +273,7 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
             }
             catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
             {
-                throw TimedOut(true, e);
+                throw _failures.TimedOut(timeout, true, e);
             }
         }
     }
@@ -252,59 +283,5 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
         // Exponential with full jitter in [0.5, 1.5) so that many streams failing together do not retry together.
         var factor = Math.Pow(2, attempt) * (0.5 + Random.Shared.NextDouble());
         return TimeSpan.FromMilliseconds(_settings.RetryBaseDelay.TotalMilliseconds * factor);
-    }
-
-    private static TimeSpan? RetryAfter(HttpResponseMessage response)
-    {
-        var header = response.Headers.RetryAfter;
-        var delay = header?.Delta ?? (header?.Date is { } date ? date - DateTimeOffset.UtcNow : null);
-        if (delay is null)
-        {
-            return null;
-        }
-
-        // Never wait less than nothing nor longer than a minute; the first-token clock still bounds the total.
-        return delay < TimeSpan.Zero ? TimeSpan.Zero : delay > TimeSpan.FromMinutes(1) ? TimeSpan.FromMinutes(1) : delay;
-    }
-
-    private async Task<UpstreamException> DescribeFailureAsync(HttpResponseMessage response, CancellationToken cancellationToken)
-    {
-        var status = (int)response.StatusCode;
-        string? upstreamMessage = null;
-        try
-        {
-            var bytes = await ReadCappedAsync(response.Content, 64 * 1024, cancellationToken).ConfigureAwait(false);
-            upstreamMessage = ChunkParser.TryReadErrorBody(bytes) ?? (bytes.Length > 0 ? System.Text.Encoding.UTF8.GetString(bytes.AsSpan(0, Math.Min(bytes.Length, 300))) : null);
-        }
-        catch (Exception e) when (e is IOException or HttpRequestException)
-        {
-            // The status alone still says enough.
-        }
-
-        var detail = upstreamMessage is null ? string.Empty : ": " + _redactor.Redact(upstreamMessage.Trim());
-        return status switch
-        {
-            401 or 403 => new UpstreamException(ErrorCodes.UpstreamAuth, $"upstream refused the API key ({status}){detail}"),
-            429 => new UpstreamException(ErrorCodes.UpstreamRateLimit, $"upstream rate limit (429){detail}"),
-            >= 300 and < 400 => new UpstreamException(ErrorCodes.UpstreamError, $"upstream redirected ({status}) to {_redactor.Redact(response.Headers.Location?.ToString() ?? "nowhere")}: set base_url to where it points"),
-            _ => new UpstreamException(ErrorCodes.UpstreamError, $"upstream error ({status}){detail}"),
-        };
-    }
-
-    private static async Task<byte[]> ReadCappedAsync(HttpContent content, int cap, CancellationToken cancellationToken)
-    {
-        var stream = await content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-        await using (stream.ConfigureAwait(false))
-        {
-            var buffer = new byte[cap];
-            var total = 0;
-            int read;
-            while (total < cap && (read = await stream.ReadAsync(buffer.AsMemory(total), cancellationToken).ConfigureAwait(false)) > 0)
-            {
-                total += read;
-            }
-
-            return buffer.AsSpan(0, total).ToArray();
-        }
     }
 }

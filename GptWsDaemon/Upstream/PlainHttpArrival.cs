@@ -93,8 +93,8 @@ internal sealed class PlainHttpArrival : IByteArrival
     public void Abandon()
     {
         // Only while the body still holds the connection: once complete, the pool may have handed it to another request.
-        // Not Dispose: HttpClient still owns the socket. After a shutdown its drain of the unread body ends at once and
-        // it closes the connection instead of keeping it for reuse.
+        // A reset, not a shutdown: a FIN tells an upstream that only writes nothing. HttpClient, which owns the socket,
+        // then finds it closed and drops the connection instead of keeping it for reuse.
         if (!BodyOpen())
         {
             return;
@@ -102,7 +102,8 @@ internal sealed class PlainHttpArrival : IByteArrival
 
         try
         {
-            _socket.Shutdown(SocketShutdown.Both);
+            _socket.LingerState = new LingerOption(true, 0);
+            _socket.Close();
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {

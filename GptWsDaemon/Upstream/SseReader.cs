@@ -146,6 +146,8 @@ public sealed class SseReader
                 var wanted = line.Length - end;
                 try
                 {
+                    // Reads served from buffers never look at the token: an upstream writing flat out would outrun a cancel.
+                    cancellationToken.ThrowIfCancellationRequested();
                     if (drained && _arrival is not null && _arrival.TryWaitForBytes(cancellationToken, out var arrival))
                     {
                         try

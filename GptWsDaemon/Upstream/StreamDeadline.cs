@@ -3,8 +3,8 @@ using System.Diagnostics;
 namespace GptWsDaemon.Upstream;
 
 /// <summary>
-/// The two clocks of one upstream stream: first the first-token deadline, then, once content flows, the longest allowed
-/// gap between events. Moving the deadline is one field write (<see cref="Extend"/>, on every event), and no stream owns
+/// The clocks of one upstream stream: first the first-token deadline, then, once content flows, the longest allowed
+/// gap between pieces of content — and, over both, a total cap that no extension moves past. Moving the deadline is one field write (<see cref="Extend"/>, on every event), and no stream owns
 /// a timer: one shared <see cref="DeadlineSweep"/> keeps a timer for the earliest open deadline and cancels those that
 /// passed. (<see cref="CancellationTokenSource.CancelAfter(TimeSpan)"/> on every token took the timer queue's lock
 /// 20,000 times a second at 1,000 streams; a timer per stream was three more objects kept alive per stream, and two
@@ -16,19 +16,33 @@ public sealed class StreamDeadline : IDisposable
 
     private readonly CancellationTokenSource _cts;
     private readonly DeadlineSweep _sweep;
+    private readonly long _cap; // Stopwatch ticks: no deadline is ever later than this
     private long _deadline; // Stopwatch ticks
     private volatile bool _expired;
 
     /// <summary>Starts the first clock: <see cref="Token"/> is cancelled after <paramref name="first"/> or when <paramref name="outer"/> is.</summary>
     public StreamDeadline(TimeSpan first, CancellationToken outer)
-        : this(first, Shared, outer)
+        : this(first, Timeout.InfiniteTimeSpan, Shared, outer)
+    {
+    }
+
+    /// <summary>As the other constructor, and the stream ends <paramref name="total"/> from now whatever <see cref="Extend"/> asks.</summary>
+    public StreamDeadline(TimeSpan first, TimeSpan total, CancellationToken outer)
+        : this(first, total, Shared, outer)
     {
     }
 
     internal StreamDeadline(TimeSpan first, DeadlineSweep sweep, CancellationToken outer)
+        : this(first, Timeout.InfiniteTimeSpan, sweep, outer)
+    {
+    }
+
+    internal StreamDeadline(TimeSpan first, TimeSpan total, DeadlineSweep sweep, CancellationToken outer)
     {
         _cts = CancellationTokenSource.CreateLinkedTokenSource(outer);
-        _deadline = Stopwatch.GetTimestamp() + Ticks(first);
+        var now = Stopwatch.GetTimestamp();
+        _cap = total == Timeout.InfiniteTimeSpan ? long.MaxValue : now + Ticks(total);
+        _deadline = Math.Min(now + Ticks(first), _cap);
         _sweep = sweep;
         sweep.Add(this, _deadline);
     }
@@ -39,6 +53,9 @@ public sealed class StreamDeadline : IDisposable
     /// <summary>True once the deadline has passed (and not merely the outer token fired).</summary>
     public bool Expired => _expired;
 
+    /// <summary>True once the deadline has passed because the total cap did, not a first-token or idle clock.</summary>
+    public bool CapReached => _expired && DueAt == _cap;
+
     /// <summary>Links of the sweep's list; touched only under its lock.</summary>
     internal StreamDeadline? Previous { get; set; }
 
@@ -48,10 +65,10 @@ public sealed class StreamDeadline : IDisposable
     /// <inheritdoc cref="Previous"/>
     internal bool Listed { get; set; }
 
-    /// <summary>Moves the deadline to <paramref name="span"/> from now (earlier or later).</summary>
+    /// <summary>Moves the deadline to <paramref name="span"/> from now (earlier or later), never past the total cap.</summary>
     public void Extend(TimeSpan span)
     {
-        var deadline = Stopwatch.GetTimestamp() + Ticks(span);
+        var deadline = Math.Min(Stopwatch.GetTimestamp() + Ticks(span), _cap);
         Volatile.Write(ref _deadline, deadline);
         if (deadline < _sweep.ArmedFor)
         {

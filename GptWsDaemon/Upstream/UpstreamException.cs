@@ -4,8 +4,12 @@ namespace GptWsDaemon.Upstream;
 public sealed class UpstreamException : Exception
 {
     /// <summary>Creates the exception.</summary>
-    public UpstreamException(int code, string message, Exception? inner = null)
-        : base(message, inner) => Code = code;
+    public UpstreamException(int code, string message, Exception? inner = null, string? upstreamCode = null)
+        : base(message, inner)
+    {
+        Code = code;
+        UpstreamCode = upstreamCode;
+    }
 
     /// <summary>Creates the exception.</summary>
     public UpstreamException()
@@ -26,4 +30,7 @@ public sealed class UpstreamException : Exception
 
     /// <summary>The SPEC §6 error code.</summary>
     public int Code { get; }
+
+    /// <summary>The upstream's own error code or type (e.g. <c>invalid_api_key</c>), sanitized; null when it sent none.</summary>
+    public string? UpstreamCode { get; }
 }
