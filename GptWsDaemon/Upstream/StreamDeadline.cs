@@ -68,9 +68,16 @@ public sealed class StreamDeadline : IDisposable
     /// <summary>Moves the deadline to <paramref name="span"/> from now (earlier or later), never past the total cap.</summary>
     public void Extend(TimeSpan span)
     {
-        var deadline = Math.Min(Stopwatch.GetTimestamp() + Ticks(span), _cap);
+        var now = Stopwatch.GetTimestamp();
+        var deadline = Math.Min(now + Ticks(span), _cap);
         Volatile.Write(ref _deadline, deadline);
-        if (deadline < _sweep.ArmedFor)
+        if (deadline <= now && !_expired)
+        {
+            // The cap passed while content kept coming: end it here, not when a starved thread pool runs the sweep.
+            _sweep.Remove(this);
+            Expire();
+        }
+        else if (deadline < _sweep.ArmedFor)
         {
             _sweep.Earlier(deadline);
         }
