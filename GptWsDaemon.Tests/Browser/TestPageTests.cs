@@ -9,7 +9,7 @@ using static Microsoft.Playwright.Assertions;
 namespace GptWsDaemon.Tests.Browser;
 
 /// <summary>
-/// The built-in test page end to end (SPEC §3): the daemon in demo mode in this process, Debian's Chromium driven headless by
+/// The built-in test page end to end (protocol.md §3): the daemon in demo mode in this process, Debian's Chromium driven headless by
 /// Playwright. Every wait is on a DOM condition with a generous timeout, never a sleep.
 /// </summary>
 [TestFixture]

@@ -5,11 +5,11 @@ using GptWsDaemon.Text;
 
 namespace GptWsDaemon.Tests.Config;
 
-/// <summary><see cref="SettingsLoader"/>: SPEC §2 flags, environment, ini, precedence and one-line errors.</summary>
+/// <summary><see cref="SettingsLoader"/>: protocol.md §2 flags, environment, ini, precedence and one-line errors.</summary>
 [TestFixture]
 public sealed class SettingsLoaderTests
 {
-    /// <summary>SPEC §2: "[models] text-davinci-003 = gpt-3.5-turbo-instruct" is a default.</summary>
+    /// <summary>protocol.md §2: "[models] text-davinci-003 = gpt-3.5-turbo-instruct" is a default.</summary>
     private static readonly Dictionary<string, string> SpecAliases = new(StringComparer.Ordinal) { ["text-davinci-003"] = "gpt-3.5-turbo-instruct" };
 
     private static readonly Dictionary<string, string> NoEnv = new(StringComparer.Ordinal);
@@ -77,7 +77,7 @@ public sealed class SettingsLoaderTests
     {
         var settings = SettingsLoader.Load(new CliOptions(), NoEnv, _dir);
 
-        // SPEC §2: demo is "on when no API key is set"; the text-davinci-003 alias is a default (see the ignored test below).
+        // protocol.md §2: demo is "on when no API key is set"; the text-davinci-003 alias is a default (see the ignored test below).
         AssertSameSettings(settings, new DaemonSettings { Demo = true, ModelAliases = SpecAliases });
     }
 
@@ -450,7 +450,7 @@ public sealed class SettingsLoaderTests
         AssertConfigError(() => SettingsLoader.Load(new CliOptions(), NoEnv, _dir), "models.gpt-4");
     }
 
-    /// <summary>One SPEC §2 knob that flag, environment and ini can all set.</summary>
+    /// <summary>One protocol.md §2 knob that flag, environment and ini can all set.</summary>
     public sealed record Knob(
         string Name, string Section, string Key, string EnvName, string IniValue, string EnvValue, Action<CliOptions> SetFlag,
         object? FromIni, object? FromEnv, object? FromFlag, object? Default, Func<DaemonSettings, object?> Read)

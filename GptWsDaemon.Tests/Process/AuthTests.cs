@@ -7,7 +7,7 @@ using GptWsDaemon.Tests.Support;
 namespace GptWsDaemon.Tests.Processes;
 
 /// <summary>
-/// SPEC §3 on the real process: "an upgrade (and /metrics) without a valid token is refused with HTTP 401 before the
+/// protocol.md §3 on the real process: "an upgrade (and /metrics) without a valid token is refused with HTTP 401 before the
 /// WebSocket opens. The token comes as Authorization: Bearer T or ?token=T"; "server.allowed_origins rejects other
 /// Origins with 403; a handshake with no Origin header is allowed."
 /// </summary>

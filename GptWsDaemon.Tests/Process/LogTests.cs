@@ -5,7 +5,7 @@ using GptWsDaemon.Tests.Support;
 namespace GptWsDaemon.Tests.Processes;
 
 /// <summary>
-/// SPEC §7 on the real process: "one line per request end with seq, model, mode, consume_time, TTFT, tokens, result
+/// protocol.md §7 on the real process: "one line per request end with seq, model, mode, consume_time, TTFT, tokens, result
 /// code. Never the API key or access tokens" — checked at the most verbose level, in the log file and on the console.
 /// </summary>
 [TestFixture]

@@ -7,7 +7,7 @@ using GptWsDaemon.Tests.Support;
 namespace GptWsDaemon.Tests.Processes;
 
 /// <summary>
-/// SPEC §8 for real: "run N instances behind nginx". Two daemon processes (demo model) behind nginx started from the
+/// protocol.md §8 for real: "run N instances behind nginx". Two daemon processes (demo model) behind nginx started from the
 /// shipped deploy/nginx.conf; many clients stream through it; one instance is SIGKILLed mid-stream; its clients must see
 /// their socket close at once (not hang) while the survivor's streams finish and new clients still get through.
 /// </summary>

@@ -7,7 +7,7 @@ using GptWsDaemon.Tests.Support;
 namespace GptWsDaemon.Tests.Processes;
 
 /// <summary>
-/// SPEC §7 on the real process: "SIGTERM/SIGINT → stop accepting, let streams finish up to
+/// protocol.md §7 on the real process: "SIGTERM/SIGINT → stop accepting, let streams finish up to
 /// server.shutdown_grace_seconds, then cancel the rest with a final frame, close sockets with 1001, flush logs, exit 0."
 /// </summary>
 [TestFixture]
@@ -97,7 +97,7 @@ public sealed class ShutdownTests
         var newcomer = new ClientWebSocket();
         newcomer.Options.CollectHttpResponseDetails = true;
         var refused = Assert.CatchAsync<WebSocketException>(async () => await newcomer.ConnectAsync(daemon.WsUri, ct));
-        // ... and so is a new request on a connection that is already open (SPEC §6: 1006, at capacity), once the
+        // ... and so is a new request on a connection that is already open (protocol.md §6: 1006, at capacity), once the
         // drain is under way (the first moments after the signal: see Signal_RequestRightAfterDrainingReported_Refused1006).
         await Task.Delay(500, ct);
         await client.SendAsync(DemoChat.Frame("too-late", Question), ct);

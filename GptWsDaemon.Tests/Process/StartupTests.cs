@@ -6,7 +6,7 @@ using GptWsDaemon.Tests.Support;
 namespace GptWsDaemon.Tests.Processes;
 
 /// <summary>
-/// SPEC §2 on the real process: "A bad flag or ini value stops startup with a one-line error naming it and exit code 2;
+/// protocol.md §2 on the real process: "A bad flag or ini value stops startup with a one-line error naming it and exit code 2;
 /// never a stack trace, never the whole help text. --help prints the usage and exits 0." Precedence: flag &gt; env &gt; ini.
 /// </summary>
 [TestFixture]

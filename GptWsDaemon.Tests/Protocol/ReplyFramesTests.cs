@@ -6,7 +6,7 @@ using GptWsDaemon.Protocol;
 
 namespace GptWsDaemon.Tests.Protocol;
 
-/// <summary><see cref="ReplyFrames"/>: the exact bytes of SPEC §5/§6 frames, field order included.</summary>
+/// <summary><see cref="ReplyFrames"/>: the exact bytes of protocol.md §5/§6 frames, field order included.</summary>
 [TestFixture]
 public sealed partial class ReplyFramesTests
 {

@@ -6,11 +6,11 @@ using GptWsDaemon.Text;
 
 namespace GptWsDaemon.Tests.Protocol;
 
-/// <summary><see cref="RequestParser"/>: SPEC §4 (request frame, defaults, routing) and §6 codes 1001–1004.</summary>
+/// <summary><see cref="RequestParser"/>: protocol.md §4 (request frame, defaults, routing) and §6 codes 1001–1004.</summary>
 [TestFixture]
 public sealed class RequestParserTests
 {
-    /// <summary>SPEC §2's <c>[models]</c> default, which <see cref="SettingsLoader"/> always applies.</summary>
+    /// <summary>protocol.md §2's <c>[models]</c> default, which <see cref="SettingsLoader"/> always applies.</summary>
     private static readonly Dictionary<string, string> SpecAliases = new(StringComparer.Ordinal) { ["text-davinci-003"] = "gpt-3.5-turbo-instruct" };
 
     [Test]
@@ -36,7 +36,7 @@ public sealed class RequestParserTests
         var request = Chat("""{"seq":"s","data":{"query":"hi"}}""");
         Assert.Multiple(() =>
         {
-            // SPEC §4 table defaults.
+            // protocol.md §4 table defaults.
             Assert.That(request.Model, Is.EqualTo("gpt-3.5-turbo"));
             Assert.That(request.UpstreamModel, Is.EqualTo("gpt-3.5-turbo"));
             Assert.That(request.IsCompletions, Is.False);
@@ -274,7 +274,7 @@ public sealed class RequestParserTests
     [TestCase("12345678901234567890123456789")]
     public void Parse_NumericSeq_IsEchoedVerbatim(string number)
     {
-        // SPEC §4: "a number is accepted and echoed as the same JSON number's text".
+        // protocol.md §4: "a number is accepted and echoed as the same JSON number's text".
         var request = Chat($$$"""{"seq": {{{number}}} ,"data":{"query":"q"}}""");
         Assert.Multiple(() =>
         {

@@ -7,7 +7,7 @@ using GptWsDaemon.Tests.Support;
 
 namespace GptWsDaemon.Tests.Server;
 
-/// <summary>SPEC §4, §6, §7 at the connection: cancel, disconnect, limits, bad frames, keep-alive, slow readers, shutdown.</summary>
+/// <summary>protocol.md §4, §6, §7 at the connection: cancel, disconnect, limits, bad frames, keep-alive, slow readers, shutdown.</summary>
 [TestFixtureSource(typeof(EngineTests), nameof(EngineTests.Engines))]
 public sealed class ConnectionTests(EngineKind engine) : EngineTests(engine)
 {

@@ -7,7 +7,7 @@ using GptWsDaemon.Tests.Support;
 
 namespace GptWsDaemon.Tests.Server;
 
-/// <summary>/healthz and /metrics (SPEC §3) over real HTTP.</summary>
+/// <summary>/healthz and /metrics (protocol.md §3) over real HTTP.</summary>
 [TestFixtureSource(typeof(EngineTests), nameof(EngineTests.Engines))]
 public sealed partial class MetricsTests(EngineKind engine) : EngineTests(engine)
 {

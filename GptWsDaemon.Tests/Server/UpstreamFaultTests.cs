@@ -4,7 +4,7 @@ using GptWsDaemon.Tests.Support;
 
 namespace GptWsDaemon.Tests.Server;
 
-/// <summary>SPEC §6 upstream errors, retries and timeouts, with a fault-injecting upstream that records what it saw.</summary>
+/// <summary>protocol.md §6 upstream errors, retries and timeouts, with a fault-injecting upstream that records what it saw.</summary>
 [TestFixture]
 public sealed class UpstreamFaultTests
 {

@@ -4,7 +4,7 @@ using GptWsDaemon.Upstream;
 
 namespace GptWsDaemon.Tests.Upstream;
 
-/// <summary><see cref="ChunkParser"/> over what OpenAI and compatible providers really stream (SPEC §9).</summary>
+/// <summary><see cref="ChunkParser"/> over what OpenAI and compatible providers really stream (protocol.md §9).</summary>
 [TestFixture]
 public sealed class ChunkParserTests
 {

@@ -30,7 +30,7 @@ public sealed class SseReaderTests
         ": test stream\n\ndata: first event\nid: 1\n\ndata:second event\nid\n\ndata:  third event\n",
         "data\n\ndata\ndata\n\ndata:",
         "data:test\n\ndata: test\n\n",
-        // OpenAI-shaped streams, including what compatible providers send (SPEC §9).
+        // OpenAI-shaped streams, including what compatible providers send (protocol.md §9).
         ": PROCESSING\n\ndata: {\"choices\":[]}\n\ndata:{\"choices\":[{\"delta\":{\"content\":\"杭州\"}}]}\n\ndata: [DONE]\n\n",
         "event: error\ndata: {\"error\":{\"message\":\"boom\"}}\n\n",
         "retry: 10\nid: 42\n\n\n\nevent: ping\ndata: after\n\n",
@@ -164,7 +164,7 @@ public sealed class SseReaderTests
     [Test, CancelAfter(5000)]
     public async Task ReadAsync_Utf8CharSplitAcrossReads_ArrivesIntact([Values(1, 2, 3, 5)] int readSize, CancellationToken ct)
     {
-        // SPEC §9: multi-byte UTF-8 split across reads must not turn into U+FFFD.
+        // protocol.md §5.3: multi-byte UTF-8 split across reads must not turn into U+FFFD.
         const string Text = "杭州🌸西湖 ü 𝄞";
         var bytes = Encoding.UTF8.GetBytes("\uFEFFdata: " + Text + "\nevent: 事件\nid: 标识\n\n");
         var events = new List<(string Type, string Data, string? Id)>();

@@ -6,7 +6,7 @@ using GptWsDaemon.Upstream;
 
 namespace GptWsDaemon.Tests.Upstream;
 
-/// <summary><see cref="UpstreamRequestBody"/>: SPEC §4 <c>openai_parameter</c> and the /chat/completions vs /completions split.</summary>
+/// <summary><see cref="UpstreamRequestBody"/>: protocol.md §4 <c>openai_parameter</c> and the /chat/completions vs /completions split.</summary>
 [TestFixture]
 public sealed class UpstreamRequestBodyTests
 {

@@ -2,7 +2,7 @@ using CommandLine;
 
 namespace GptWsDaemon.Config;
 
-/// <summary>Command-line flags (SPEC §2). Unset flags stay null so environment and ini can fill them.</summary>
+/// <summary>Command-line flags (protocol.md §2). Unset flags stay null so environment and ini can fill them.</summary>
 public sealed class CliOptions
 {
     /// <summary>Port to listen on.</summary>

@@ -3,7 +3,7 @@ using GptWsDaemon.Text;
 
 namespace GptWsDaemon.Config;
 
-/// <summary>Every setting of the daemon after flag &gt; environment &gt; ini &gt; default resolution (SPEC §2).</summary>
+/// <summary>Every setting of the daemon after flag &gt; environment &gt; ini &gt; default resolution (protocol.md §2).</summary>
 public sealed record DaemonSettings
 {
     /// <summary>The HTTP engine in front (server.engine).</summary>
@@ -96,7 +96,7 @@ public sealed record DaemonSettings
     /// <summary>Pieces shorter than this are merged with the next.</summary>
     public int MinChars { get; init; }
 
-    /// <summary>The aliases every daemon starts with (SPEC §2 <c>[models]</c>).</summary>
+    /// <summary>The aliases every daemon starts with (protocol.md §2 <c>[models]</c>).</summary>
     public static IReadOnlyDictionary<string, string> DefaultModelAliases { get; } =
         new Dictionary<string, string>(StringComparer.Ordinal) { ["text-davinci-003"] = "gpt-3.5-turbo-instruct" };
 

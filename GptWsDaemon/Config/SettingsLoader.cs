@@ -8,7 +8,7 @@ namespace GptWsDaemon.Config;
 
 /// <summary>
 /// Resolves <see cref="DaemonSettings"/> from flags, environment and ini.
-/// SPEC §2: "Precedence: flag &gt; environment &gt; ini &gt; default."
+/// protocol.md §2: "Precedence: flag &gt; environment &gt; ini &gt; default."
 /// </summary>
 public sealed class SettingsLoader
 {

@@ -1,6 +1,6 @@
 namespace GptWsDaemon.Protocol;
 
-/// <summary>The <c>code</c> values of reply frames (SPEC §6).</summary>
+/// <summary>The <c>code</c> values of reply frames (protocol.md §6).</summary>
 public static class ErrorCodes
 {
     /// <summary>Success.</summary>

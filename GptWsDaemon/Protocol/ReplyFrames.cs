@@ -7,7 +7,7 @@ using System.Text.Json;
 namespace GptWsDaemon.Protocol;
 
 /// <summary>
-/// Writes reply frames (SPEC §5) straight to UTF-8 with <see cref="Utf8JsonWriter"/> into pooled buffers:
+/// Writes reply frames (protocol.md §5) straight to UTF-8 with <see cref="Utf8JsonWriter"/> into pooled buffers:
 /// <c>{"code":0,"msg":"ok","seq":S,"data":{"consume_time":"0.38","finish_reason":null,"contents":"…"}}</c>.
 /// </summary>
 public static class ReplyFrames

@@ -2,7 +2,7 @@ using System.Text.Json;
 
 namespace GptWsDaemon.Protocol;
 
-/// <summary>The <c>data</c> object of a request frame (SPEC §4), raw; <see cref="RequestParser"/> validates it. Valid only while the frame's document is.</summary>
+/// <summary>The <c>data</c> object of a request frame (protocol.md §4), raw; <see cref="RequestParser"/> validates it. Valid only while the frame's document is.</summary>
 internal sealed class RequestData
 {
     /// <summary><c>query</c>.</summary>

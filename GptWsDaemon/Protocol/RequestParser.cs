@@ -4,7 +4,7 @@ using GptWsDaemon.Text;
 
 namespace GptWsDaemon.Protocol;
 
-/// <summary>Turns a client frame into a <see cref="ClientCommand"/>: pure, no I/O (SPEC §4, §6).</summary>
+/// <summary>Turns a client frame into a <see cref="ClientCommand"/>: pure, no I/O (protocol.md §4, §6).</summary>
 public sealed class RequestParser
 {
     private const string DefaultModel = "gpt-3.5-turbo";
@@ -62,7 +62,7 @@ public sealed class RequestParser
             {
                 // Utf8JsonReader checks JSON syntax, not the text inside strings: invalid UTF-8 bytes or an unpaired
                 // surrogate escape ("\ud800") only fail when a value is read, as InvalidOperationException. Without this
-                // catch the exception left Parse and took the whole connection down (SPEC §6: "a frame, never a dropped connection").
+                // catch the exception left Parse and took the whole connection down (protocol.md §6: "a frame, never a dropped connection").
                 return Invalid(ErrorCodes.BadFrame, "frame is not valid JSON text: a string holds invalid UTF-8 or an unpaired surrogate", TryReadSeq(utf8.Span));
             }
         }
@@ -158,7 +158,7 @@ public sealed class RequestParser
 
         if (query.Length > 0)
         {
-            // SPEC §4: "with a chat model it becomes one user message".
+            // protocol.md §4: "with a chat model it becomes one user message".
             messages.Add(new ChatMessage("user", query));
         }
 

@@ -1,6 +1,6 @@
 namespace GptWsDaemon.Protocol;
 
-/// <summary>The sampling parameters of SPEC §4, each the client's value or the table's default.</summary>
+/// <summary>The sampling parameters of protocol.md §4, each the client's value or the table's default.</summary>
 public sealed record SamplingParameters
 {
     /// <summary>0–2, default 0.</summary>

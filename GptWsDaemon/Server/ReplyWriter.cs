@@ -5,7 +5,7 @@ namespace GptWsDaemon.Server;
 
 /// <summary>
 /// The only caller of <see cref="WebSocket.SendAsync(ReadOnlyMemory{byte}, WebSocketMessageType, bool, CancellationToken)"/> on its
-/// socket (SPEC §9: one outstanding send). Streams queue frames; whoever finds the writer idle starts one pump that sends
+/// socket (ManagedWebSocket allows one outstanding send). Streams queue frames; whoever finds the writer idle starts one pump that sends
 /// until the queue is empty — usually inline on the producer's thread, so a token costs no extra thread hop — and an idle
 /// connection holds no buffer and no waiting task (and no queue until it first sends). The queue is bounded: a client that lets it fill up is a slow
 /// reader and gets dropped, so memory never grows with it.

@@ -9,7 +9,7 @@ namespace GptWsDaemon.Server;
 
 /// <summary>
 /// One request's life: calls the upstream, relays each delta (or each sentence) as a frame, and ends with exactly one
-/// final frame (SPEC §5). Owns the stream's <see cref="CancellationTokenSource"/>, linked to its connection's.
+/// final frame (protocol.md §5). Owns the stream's <see cref="CancellationTokenSource"/>, linked to its connection's.
 /// </summary>
 public sealed class StreamSession : IDisposable
 {
@@ -75,7 +75,7 @@ public sealed class StreamSession : IDisposable
             var token = _cts.Token;
             if (Log.IsDebugEnabled)
             {
-                // SPEC §7: message contents only at Debug.
+                // protocol.md §7: message contents only at Debug.
                 var question = _request.IsCompletions ? _request.Prompt : _request.Messages.Count > 0 ? _request.Messages[^1].Content : string.Empty;
                 Log.Debug("request start seq={0} conn={1} model={2} upstream_model={3} messages={4} question={5}", _request.Seq, _connection.Id, LogText.Client(_request.Model), LogText.Client(_request.UpstreamModel), _request.Messages.Count, LogText.Client(question, 500));
             }
@@ -110,7 +110,7 @@ public sealed class StreamSession : IDisposable
 
                     if (chunk.FinishReason is { } reason)
                     {
-                        // SPEC §5 knows stop, length, cancelled, error: content_filter, tool_calls and the like end as stop.
+                        // protocol.md §5 knows stop, length, cancelled, error: content_filter, tool_calls and the like end as stop.
                         finish = reason == "length" ? "length" : "stop";
                     }
 
@@ -140,7 +140,7 @@ public sealed class StreamSession : IDisposable
 
             if (_reason != StreamEndReason.ConnectionLost)
             {
-                // SPEC §5: "content is never lost: with origin_stream=false the unfinished tail is flushed as a content frame first".
+                // protocol.md §5: "content is never lost: with origin_stream=false the unfinished tail is flushed as a content frame first".
                 if (segmenter is not null)
                 {
                     segmenter.Complete();

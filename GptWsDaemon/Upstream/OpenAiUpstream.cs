@@ -57,7 +57,7 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
             UseCookies = false,
             UseProxy = false,
         };
-        // No overall timeout (SPEC §9: HttpClient's 100 s default would kill long streams); our own timeouts apply.
+        // No overall timeout (HttpClient's 100 s default would kill long streams, protocol.md §9 "Deadlines"); our own timeouts apply.
         _http = new HttpMessageInvoker(handler, disposeHandler: true);
         _authorization = "Bearer " + settings.ApiKey;
     }
@@ -166,7 +166,7 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
                         _metrics.ObserveTimeToFirstToken(System.Diagnostics.Stopwatch.GetElapsedTime(started));
                     }
 
-                    // SPEC openai.idle_timeout_seconds, once content flows: only content or the finish is progress; empty
+                    // protocol.md §9, openai.idle_timeout_seconds, once content flows: only content or the finish is progress; empty
                     // events and comments would otherwise keep a stream that says nothing alive for ever.
                     if (!first && (!chunk.Content.IsEmpty || chunk.FinishReason is not null))
                     {
@@ -202,7 +202,7 @@ public sealed class OpenAiUpstream : IChatUpstream, IDisposable
     /// <inheritdoc/>
     public void Dispose() => _http.Dispose();
 
-    /// <summary>Sends the request; SPEC §6: "429/5xx/connect failures before the first token are retried with backoff … honour Retry-After".</summary>
+    /// <summary>Sends the request; protocol.md §6: "429/5xx/connect failures before the first token are retried with backoff … honour Retry-After".</summary>
     /// <remarks>Its state machine lives only until the response headers arrive, so a pooled one serves many streams.</remarks>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<HttpResponseMessage> SendWithRetriesAsync(byte[] body, Uri uri, RequestSeq seq, StreamDeadline timeout, CancellationToken cancellationToken)

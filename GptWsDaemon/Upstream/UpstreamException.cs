@@ -1,6 +1,6 @@
 namespace GptWsDaemon.Upstream;
 
-/// <summary>An upstream failure with the SPEC §6 code (2001–2005) and a message safe to show the client.</summary>
+/// <summary>An upstream failure with the protocol.md §6 code (2001–2005) and a message safe to show the client.</summary>
 public sealed class UpstreamException : Exception
 {
     /// <summary>Creates the exception.</summary>
@@ -28,7 +28,7 @@ public sealed class UpstreamException : Exception
     {
     }
 
-    /// <summary>The SPEC §6 error code.</summary>
+    /// <summary>The protocol.md §6 error code.</summary>
     public int Code { get; }
 
     /// <summary>The upstream's own error code or type (e.g. <c>invalid_api_key</c>), sanitized; null when it sent none.</summary>

@@ -57,7 +57,7 @@ public sealed class UpstreamFailures
     /// <summary>Upstream text as a client may see it: HTML reduced to its title, no control characters, no secrets, at most 300 characters.</summary>
     public string Clean(string text) => UpstreamText.Cap(_redactor.Redact(UpstreamText.Reduce(text)));
 
-    /// <summary>SPEC §6 code for an error whose content says <paramref name="code"/> / <paramref name="type"/>, else <paramref name="fallback"/>.</summary>
+    /// <summary>protocol.md §6 code for an error whose content says <paramref name="code"/> / <paramref name="type"/>, else <paramref name="fallback"/>.</summary>
     public static int CodeFor(string? code, string? type, int fallback) => Classify(code) ?? Classify(type) ?? fallback;
 
     /// <summary>A <c>data: {"error":…}</c> or <c>event: error</c> after the 200: 2005 unless its content names the cause.</summary>
@@ -75,7 +75,7 @@ public sealed class UpstreamFailures
     /// <summary>No connection to the upstream (DNS, refused, TLS).</summary>
     public UpstreamException Unreachable(HttpRequestException e) => Create(ErrorCodes.UpstreamError, "could not reach the upstream: ", e.Message, null, e);
 
-    /// <summary>SPEC §6 timeouts: connect, first token, silence mid-stream, or the whole stream's cap.</summary>
+    /// <summary>protocol.md §6 timeouts: connect, first token, silence mid-stream, or the whole stream's cap.</summary>
     public UpstreamException TimedOut(StreamDeadline deadline, bool beforeFirstToken, Exception inner) => new(
         ErrorCodes.UpstreamTimeout,
         deadline.CapReached ? $"upstream stream ran longer than openai.max_stream_seconds ({_settings.MaxStreamDuration.TotalSeconds:0} s)"

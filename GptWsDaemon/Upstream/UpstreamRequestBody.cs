@@ -2,7 +2,7 @@ using GptWsDaemon.Protocol;
 
 namespace GptWsDaemon.Upstream;
 
-/// <summary>Writes the JSON body sent to /chat/completions or /completions (SPEC §4 <c>openai_parameter</c>).</summary>
+/// <summary>Writes the JSON body sent to /chat/completions or /completions (protocol.md §4 <c>openai_parameter</c>).</summary>
 public static class UpstreamRequestBody
 {
     /// <summary>The path under the base URL for this request.</summary>
@@ -48,7 +48,7 @@ public static class UpstreamRequestBody
 
             if (!request.OpenAiParameter)
             {
-                // SPEC §4: "false: send every parameter below, the client's value or else this table's default".
+                // protocol.md §4: "false: send every parameter below, the client's value or else this table's default".
                 var p = request.Parameters;
                 w.WriteNumber("temperature"u8, p.Temperature);
                 w.WriteNumber("max_tokens"u8, p.MaxTokens);
