@@ -1,3 +1,4 @@
+using GptWsDaemon.Buffers;
 using System.Buffers;
 using System.Buffers.Text;
 using System.Text;
@@ -170,15 +171,7 @@ public static class ChunkParser
 
         // Unescaped UTF-16 is never longer than the raw UTF-8 (escapes only shrink), so the raw length is enough room.
         var room = reader.HasValueSequence ? checked((int)reader.ValueSequence.Length) : reader.ValueSpan.Length;
-        if (text is null || text.Length < room)
-        {
-            if (text is not null)
-            {
-                ArrayPool<char>.Shared.Return(text);
-            }
-
-            text = ArrayPool<char>.Shared.Rent(Math.Max(room, 256));
-        }
+        PooledBuffer.Grow(ref text, 0, Math.Max(room, 256));
 
         int length;
         try

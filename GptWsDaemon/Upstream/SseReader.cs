@@ -1,3 +1,4 @@
+using GptWsDaemon.Buffers;
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Text;
@@ -134,10 +135,9 @@ public sealed class SseReader
                     // the cap plus a CRLF. (The old check compared the pooled buffer's size, which the pool rounds up
                     // to a power of two and at least 4096, so short caps were not enforced and a line of exactly
                     // the cap was refused.)
-                    var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(line.Length * 2, _maxLineBytes + 2));
-                    line.AsSpan(0, end).CopyTo(bigger);
-                    ArrayPool<byte>.Shared.Return(line);
-                    line = bigger;
+                    byte[]? grown = line;
+                    PooledBuffer.Grow(ref grown, end, Math.Min(line.Length * 2, _maxLineBytes + 2));
+                    line = grown;
                 }
 
                 // Wait for data without a buffer first: HttpClient's response stream then fills its own buffer without
@@ -213,7 +213,7 @@ public sealed class SseReader
 
             if (data is null || needed > data.Length)
             {
-                Grow(ref data, dataLength, Math.Max(needed, Math.Max(1024, dataLength * 2)));
+                PooledBuffer.Grow(ref data, dataLength, Math.Max(needed, Math.Max(1024, dataLength * 2)));
             }
 
             value.CopyTo(data.AsSpan(dataLength));
@@ -232,17 +232,5 @@ public sealed class SseReader
         }
 
         // "retry" and unknown fields are ignored: we never reconnect a paid request on our own.
-    }
-
-    private static void Grow([System.Diagnostics.CodeAnalysis.NotNull] ref byte[]? buffer, int keep, int minimum)
-    {
-        var bigger = ArrayPool<byte>.Shared.Rent(minimum);
-        if (buffer is not null)
-        {
-            buffer.AsSpan(0, keep).CopyTo(bigger);
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-
-        buffer = bigger;
     }
 }

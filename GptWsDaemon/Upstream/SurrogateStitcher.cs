@@ -1,3 +1,4 @@
+using GptWsDaemon.Buffers;
 using System.Buffers;
 
 namespace GptWsDaemon.Upstream;
@@ -87,18 +88,6 @@ internal struct SurrogateStitcher
 
     private static void EnsureRoom([System.Diagnostics.CodeAnalysis.NotNull] ref char[]? text, int keep, int needed)
     {
-        if (text is not null && text.Length >= needed)
-        {
-            return;
-        }
-
-        var bigger = ArrayPool<char>.Shared.Rent(Math.Max(needed, 256));
-        if (text is not null)
-        {
-            text.AsSpan(0, keep).CopyTo(bigger);
-            ArrayPool<char>.Shared.Return(text);
-        }
-
-        text = bigger;
+        PooledBuffer.Grow(ref text, keep, Math.Max(needed, 256));
     }
 }
