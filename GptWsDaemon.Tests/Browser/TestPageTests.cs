@@ -12,6 +12,7 @@ namespace GptWsDaemon.Tests.Browser;
 /// The built-in test page end to end (protocol.md §3): the daemon in demo mode in this process, Debian's Chromium driven headless by
 /// Playwright. Every wait is on a DOM condition with a generous timeout, never a sleep.
 /// </summary>
+[Category("browser")]
 [TestFixture]
 [NonParallelizable]
 public sealed class TestPageTests

@@ -6,6 +6,7 @@ using GptWsDaemon.Text;
 namespace GptWsDaemon.Tests.Config;
 
 /// <summary><see cref="SettingsLoader"/>: protocol.md §2 flags, environment, ini, precedence and one-line errors.</summary>
+[Category("unit")]
 [TestFixture]
 public sealed class SettingsLoaderTests
 {

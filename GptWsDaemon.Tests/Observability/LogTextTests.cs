@@ -3,6 +3,7 @@ using GptWsDaemon.Observability;
 namespace GptWsDaemon.Tests.Observability;
 
 /// <summary><see cref="LogText"/> and <see cref="LogThrottle"/>: client values that cannot break a line, refusals that cannot flood.</summary>
+[Category("unit")]
 [TestFixture]
 public sealed class LogTextTests
 {

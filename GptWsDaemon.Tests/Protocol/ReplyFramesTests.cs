@@ -7,6 +7,7 @@ using GptWsDaemon.Protocol;
 namespace GptWsDaemon.Tests.Protocol;
 
 /// <summary><see cref="ReplyFrames"/>: the exact bytes of protocol.md §5/§6 frames, field order included.</summary>
+[Category("unit")]
 [TestFixture]
 public sealed partial class ReplyFramesTests
 {

@@ -7,6 +7,7 @@ using GptWsDaemon.Text;
 namespace GptWsDaemon.Tests.Protocol;
 
 /// <summary><see cref="RequestParser"/>: protocol.md §4 (request frame, defaults, routing) and §6 codes 1001–1004.</summary>
+[Category("unit")]
 [TestFixture]
 public sealed class RequestParserTests
 {

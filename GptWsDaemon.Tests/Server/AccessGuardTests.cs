@@ -3,6 +3,7 @@ using GptWsDaemon.Server;
 namespace GptWsDaemon.Tests.Server;
 
 /// <summary><see cref="AccessGuard"/>'s origin rules and subprotocol choice (the handshakes themselves: HandshakeTests).</summary>
+[Category("unit")]
 [TestFixture]
 public sealed class AccessGuardTests
 {

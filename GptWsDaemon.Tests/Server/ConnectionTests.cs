@@ -8,6 +8,8 @@ using GptWsDaemon.Tests.Support;
 namespace GptWsDaemon.Tests.Server;
 
 /// <summary>protocol.md §4, §6, §7 at the connection: cancel, disconnect, limits, bad frames, keep-alive, slow readers, shutdown.</summary>
+[NonParallelizable]
+[Category("loopback")]
 [TestFixtureSource(typeof(EngineTests), nameof(EngineTests.Engines))]
 public sealed class ConnectionTests(EngineKind engine) : EngineTests(engine)
 {

@@ -5,6 +5,8 @@ using GptWsDaemon.Upstream;
 namespace GptWsDaemon.Tests.Server;
 
 /// <summary>The demo model: deterministic, and a long question costs it a short echo, not memory in proportion.</summary>
+[NonParallelizable]
+[Category("loopback")]
 [TestFixture]
 public sealed class DemoUpstreamTests
 {

@@ -4,6 +4,7 @@ using GptWsDaemon.Server;
 namespace GptWsDaemon.Tests.Server;
 
 /// <summary><see cref="DescriptorBudget"/>: the caps fitted to the descriptors really left.</summary>
+[Category("unit")]
 [TestFixture]
 public sealed class DescriptorBudgetTests
 {

@@ -9,6 +9,7 @@ using GptWsDaemon.Upstream;
 namespace GptWsDaemon.Tests.Server;
 
 /// <summary>Thousands of random and mutated frames at one connection: no crash, no drop, every reply well-formed.</summary>
+[Category("loopback")]
 [TestFixtureSource(typeof(EngineTests), nameof(EngineTests.Engines))]
 public sealed class FuzzTests(EngineKind engine) : EngineTests(engine)
 {

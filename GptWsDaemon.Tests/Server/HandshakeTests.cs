@@ -9,6 +9,7 @@ namespace GptWsDaemon.Tests.Server;
 /// The upgrade gate through raw sockets on both engines: subprotocols (none selected unless gptws; the token as
 /// bearer.T), origins safe by default, the close code echoed, and plain routes answered alike by both engines.
 /// </summary>
+[Category("loopback")]
 [TestFixtureSource(typeof(EngineTests), nameof(EngineTests.Engines))]
 public sealed class HandshakeTests(EngineKind engine) : EngineTests(engine)
 {

@@ -10,6 +10,7 @@ namespace GptWsDaemon.Tests.Server;
 /// Sockets that never finish a message, on both engines: a daemon-wide budget for the bytes unfinished messages hold,
 /// and a deadline for each message (unfinished request heads: <see cref="RequestHeadTests"/>).
 /// </summary>
+[Category("loopback")]
 [TestFixtureSource(typeof(EngineTests), nameof(EngineTests.Engines))]
 public sealed class HostileSocketTests(EngineKind engine) : EngineTests(engine)
 {

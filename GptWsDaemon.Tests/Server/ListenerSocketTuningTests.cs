@@ -7,6 +7,7 @@ using GptWsDaemon.Tests.Support;
 namespace GptWsDaemon.Tests.Server;
 
 /// <summary>The reflection that reaches HttpListener's socket must keep working on the runtime we ship with.</summary>
+[Category("loopback")]
 [TestFixture]
 public sealed class ListenerSocketTuningTests
 {

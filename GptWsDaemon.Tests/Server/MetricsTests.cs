@@ -8,6 +8,8 @@ using GptWsDaemon.Tests.Support;
 namespace GptWsDaemon.Tests.Server;
 
 /// <summary>/healthz and /metrics (protocol.md §3) over real HTTP.</summary>
+[NonParallelizable]
+[Category("loopback")]
 [TestFixtureSource(typeof(EngineTests), nameof(EngineTests.Engines))]
 public sealed partial class MetricsTests(EngineKind engine) : EngineTests(engine)
 {

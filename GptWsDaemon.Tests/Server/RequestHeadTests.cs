@@ -10,6 +10,7 @@ namespace GptWsDaemon.Tests.Server;
 /// limits.handshake_timeout_seconds and answers an oversized request line with an error; HttpListener can do neither,
 /// and the tests named HttpListenerLimit pin that documented limit (README "Exposing the daemon").
 /// </summary>
+[Category("loopback")]
 [TestFixture]
 public sealed class RequestHeadTests
 {

@@ -9,6 +9,7 @@ namespace GptWsDaemon.Tests.Server;
 /// What keeps an upstream stream alive: only content (or the finish) moves the idle clock, and however steadily content
 /// flows, <c>openai.max_stream_seconds</c> ends the stream.
 /// </summary>
+[Category("loopback")]
 [TestFixture]
 public sealed class StreamProgressTests
 {

@@ -9,6 +9,7 @@ using GptWsDaemon.Upstream;
 namespace GptWsDaemon.Tests.Server;
 
 /// <summary>The core path end to end: real ClientWebSocket → daemon → real HTTP fake upstream speaking SSE.</summary>
+[Category("loopback")]
 [TestFixtureSource(typeof(EngineTests), nameof(EngineTests.Engines))]
 public sealed partial class StreamingTests(EngineKind engine) : EngineTests(engine)
 {

@@ -8,6 +8,7 @@ namespace GptWsDaemon.Tests.Server;
 /// Providers that slice text by UTF-16 units send half a surrogate pair per delta (<c>"abcdef\ud83d"</c>, then
 /// <c>"\ude00gh"</c>): valid JSON that must reach the client as the whole character, in both modes.
 /// </summary>
+[Category("loopback")]
 [TestFixture]
 public sealed class SurrogateSplitTests
 {

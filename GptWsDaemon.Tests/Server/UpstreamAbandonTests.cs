@@ -7,6 +7,7 @@ namespace GptWsDaemon.Tests.Server;
 /// An upstream response the daemon gives up on ends with a TCP reset, seen by an upstream that is writing as fast as it
 /// can: a graceful close (FIN, then draining) leaves it blocked against our zero window, generating a paid answer.
 /// </summary>
+[Category("loopback")]
 [TestFixture]
 public sealed class UpstreamAbandonTests
 {

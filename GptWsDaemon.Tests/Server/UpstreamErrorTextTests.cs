@@ -9,6 +9,7 @@ namespace GptWsDaemon.Tests.Server;
 /// What of an upstream's error reaches the client: every path (HTTP error bodies, <c>event: error</c>, a
 /// <c>data: {"error":…}</c> after the 200, transport errors) redacted, reduced and capped alike, and coded by content.
 /// </summary>
+[Category("loopback")]
 [TestFixture]
 public sealed class UpstreamErrorTextTests
 {

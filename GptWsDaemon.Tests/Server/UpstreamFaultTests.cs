@@ -5,6 +5,7 @@ using GptWsDaemon.Tests.Support;
 namespace GptWsDaemon.Tests.Server;
 
 /// <summary>protocol.md §6 upstream errors, retries and timeouts, with a fault-injecting upstream that records what it saw.</summary>
+[Category("loopback")]
 [TestFixture]
 public sealed class UpstreamFaultTests
 {

@@ -5,6 +5,7 @@ using NUnit.Framework;
 namespace GptWsDaemon.Tests.Text;
 
 /// <summary>Sentence-mode quality against the Golden Rules (Pragmatic Segmenter / pySBD), streamed in random chunks.</summary>
+[Category("unit")]
 [TestFixture]
 public sealed class GoldenRulesTests
 {

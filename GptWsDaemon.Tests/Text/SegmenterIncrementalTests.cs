@@ -4,6 +4,7 @@ using NUnit.Framework;
 namespace GptWsDaemon.Tests.Text;
 
 /// <summary>Pieces come out as soon as their end is certain, not at the end of the stream.</summary>
+[Category("unit")]
 [TestFixture]
 public sealed class SegmenterIncrementalTests
 {

@@ -4,6 +4,7 @@ using NUnit.Framework;
 namespace GptWsDaemon.Tests.Text;
 
 /// <summary>minChars merging and the maxPieceChars cap.</summary>
+[Category("unit")]
 [TestFixture]
 public sealed class SegmenterLimitsTests
 {

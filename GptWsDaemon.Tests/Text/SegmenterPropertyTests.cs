@@ -5,6 +5,7 @@ using NUnit.Framework;
 namespace GptWsDaemon.Tests.Text;
 
 /// <summary>Random texts and random chunkings: nothing is lost, and the chunking never changes the pieces.</summary>
+[Category("unit")]
 [TestFixture]
 public sealed class SegmenterPropertyTests
 {

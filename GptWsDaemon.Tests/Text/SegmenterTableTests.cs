@@ -4,6 +4,7 @@ using NUnit.Framework;
 namespace GptWsDaemon.Tests.Text;
 
 /// <summary>Exact pieces for Chinese, English and mixed text, traps included, in both modes.</summary>
+[Category("unit")]
 [TestFixture]
 public sealed class SegmenterTableTests
 {

@@ -5,6 +5,7 @@ using GptWsDaemon.Upstream;
 namespace GptWsDaemon.Tests.Upstream;
 
 /// <summary><see cref="ChunkParser"/> over what OpenAI and compatible providers really stream (protocol.md §9).</summary>
+[Category("unit")]
 [TestFixture]
 public sealed class ChunkParserTests
 {

@@ -14,6 +14,7 @@ namespace GptWsDaemon.Tests.Upstream;
 /// instead of inside HttpClient: every framing of the body (chunked anywhere, Content-Length, the end of the body in the
 /// same segment as the last event) must still end, time out, break and cancel exactly as through the stream.
 /// </summary>
+[Category("loopback")]
 [TestFixture]
 public sealed class PlainHttpArrivalTests
 {

@@ -6,6 +6,7 @@ using GptWsDaemon.Upstream;
 namespace GptWsDaemon.Tests.Upstream;
 
 /// <summary>The upstream request body that lets go of its bytes once sent, and the request without its text.</summary>
+[Category("loopback")]
 [TestFixture]
 public sealed class RequestBodyContentTests
 {

@@ -2,9 +2,12 @@ using System.Net.Sockets;
 using System.Text;
 using GptWsDaemon.Upstream;
 
+using GptWsDaemon.Tests.Support;
+
 namespace GptWsDaemon.Tests.Upstream;
 
 /// <summary>When <see cref="SseReader"/> waits through an <see cref="IByteArrival"/> instead of a zero-byte read on its stream.</summary>
+[Category("unit")]
 [TestFixture]
 public sealed class SseReaderArrivalTests
 {

@@ -2,6 +2,8 @@ using System.Net.ServerSentEvents;
 using System.Text;
 using GptWsDaemon.Upstream;
 
+using GptWsDaemon.Tests.Support;
+
 namespace GptWsDaemon.Tests.Upstream;
 
 /// <summary>
@@ -18,6 +20,7 @@ namespace GptWsDaemon.Tests.Upstream;
 /// We follow the spec (pinned below); the random streams do not generate that case.</item>
 /// </list>
 /// </summary>
+[Category("unit")]
 [TestFixture]
 public sealed class SseReaderTests
 {

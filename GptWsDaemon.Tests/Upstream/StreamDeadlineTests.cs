@@ -4,6 +4,7 @@ using GptWsDaemon.Upstream;
 namespace GptWsDaemon.Tests.Upstream;
 
 /// <summary><see cref="StreamDeadline"/>: the first-token and idle clocks of one upstream stream, on real time.</summary>
+[Category("unit")]
 [TestFixture]
 public sealed class StreamDeadlineTests
 {

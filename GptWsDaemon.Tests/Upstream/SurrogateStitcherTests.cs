@@ -4,6 +4,7 @@ using GptWsDaemon.Upstream;
 namespace GptWsDaemon.Tests.Upstream;
 
 /// <summary><see cref="SurrogateStitcher"/>: deltas cut between the halves of a surrogate pair, and halves that have no partner.</summary>
+[Category("unit")]
 [TestFixture]
 public sealed class SurrogateStitcherTests
 {

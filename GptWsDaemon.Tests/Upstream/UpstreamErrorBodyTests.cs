@@ -4,6 +4,7 @@ using GptWsDaemon.Upstream;
 namespace GptWsDaemon.Tests.Upstream;
 
 /// <summary><see cref="UpstreamErrorBody"/> over the error bodies providers and proxies really send.</summary>
+[Category("unit")]
 [TestFixture]
 public sealed class UpstreamErrorBodyTests
 {

@@ -7,6 +7,7 @@ using GptWsDaemon.Upstream;
 namespace GptWsDaemon.Tests.Upstream;
 
 /// <summary><see cref="UpstreamRequestBody"/>: protocol.md §4 <c>openai_parameter</c> and the /chat/completions vs /completions split.</summary>
+[Category("unit")]
 [TestFixture]
 public sealed class UpstreamRequestBodyTests
 {

@@ -5,6 +5,7 @@ using GptWsDaemon.Upstream;
 namespace GptWsDaemon.Tests.Upstream;
 
 /// <summary><see cref="UpstreamText"/> and <see cref="UpstreamFailures"/>: what of an upstream's words a client and a log may see.</summary>
+[Category("unit")]
 [TestFixture]
 public sealed class UpstreamTextTests
 {

@@ -14,6 +14,8 @@ namespace GptWsDaemon.Tests.Processes;
 /// oversized request heads are cut without touching the daemons, one address cannot hold more than its share of
 /// connections, and a token sent as <c>?token=</c> is written to neither log.
 /// </summary>
+[NonParallelizable]
+[Category("nginx")]
 [TestFixture]
 public sealed class NginxHardeningTests
 {

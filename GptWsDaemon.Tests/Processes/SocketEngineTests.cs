@@ -11,6 +11,8 @@ namespace GptWsDaemon.Tests.Processes;
 /// unless the operator chose otherwise. Observed from outside: the runtime names its epoll threads ".NET Sockets",
 /// and there is one per core when inline, one in all (below 45 cores) when not. Either way the daemon must stream.
 /// </summary>
+[NonParallelizable]
+[Category("process")]
 [TestFixture]
 public sealed class SocketEngineTests
 {

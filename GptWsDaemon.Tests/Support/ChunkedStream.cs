@@ -1,4 +1,4 @@
-namespace GptWsDaemon.Tests.Upstream;
+namespace GptWsDaemon.Tests.Support;
 
 /// <summary>A read-only stream over fixed bytes that hands out at most a chosen number of bytes per read, like a network socket.</summary>
 public sealed class ChunkedStream : Stream

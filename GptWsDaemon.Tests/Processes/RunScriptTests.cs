@@ -3,6 +3,8 @@ using GptWsDaemon.Tests.Support;
 namespace GptWsDaemon.Tests.Processes;
 
 /// <summary>A new user's first minutes: <c>./run.sh</c> from anywhere, then the seed README's two example requests.</summary>
+[NonParallelizable]
+[Category("process")]
 [TestFixture]
 public sealed class RunScriptTests
 {

@@ -9,6 +9,8 @@ namespace GptWsDaemon.Tests.Processes;
 /// A request line with no end, sent to the real process on Kestrel: answered and cut after a few KiB, and the
 /// daemon's resident memory stays where it was (HttpListener took it all: README "Exposing the daemon").
 /// </summary>
+[NonParallelizable]
+[Category("process")]
 [TestFixture]
 public sealed class EndlessHeadTests
 {

@@ -8,6 +8,8 @@ namespace GptWsDaemon.Tests.Processes;
 /// protocol.md §7 on the real process: "one line per request end with seq, model, mode, consume_time, TTFT, tokens, result
 /// code. Never the API key or access tokens" — checked at the most verbose level, in the log file and on the console.
 /// </summary>
+[NonParallelizable]
+[Category("process")]
 [TestFixture]
 public sealed partial class LogTests
 {

@@ -1,4 +1,4 @@
-namespace GptWsDaemon.Tests.Upstream;
+namespace GptWsDaemon.Tests.Support;
 
 /// <summary>How the generated SSE streams end their lines (WHATWG: "end-of-line = ( cr lf / cr / lf )").</summary>
 public enum LineEnd

@@ -1,4 +1,4 @@
-namespace GptWsDaemon.Tests.Upstream;
+namespace GptWsDaemon.Tests.Support;
 
 /// <summary>Serves some bytes, then blocks every further read until the caller's token is cancelled: an upstream gone silent.</summary>
 public sealed class StallingStream : Stream

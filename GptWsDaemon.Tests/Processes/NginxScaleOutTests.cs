@@ -11,6 +11,8 @@ namespace GptWsDaemon.Tests.Processes;
 /// shipped deploy/nginx.conf; many clients stream through it; one instance is SIGKILLed mid-stream; its clients must see
 /// their socket close at once (not hang) while the survivor's streams finish and new clients still get through.
 /// </summary>
+[NonParallelizable]
+[Category("nginx")]
 [TestFixture]
 public sealed class NginxScaleOutTests
 {

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace GptWsDaemon.Tests.Upstream;
+namespace GptWsDaemon.Tests.Support;
 
 /// <summary>Seeded random server-sent event streams: every field kind, odd values, optional BOM, blank-line runs, a trailing unterminated event.</summary>
 public static class SseStreamGenerator

@@ -5,7 +5,7 @@ using System.Net;
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace GptWsDaemon.Tests.Processes;
+namespace GptWsDaemon.Tests.Support;
 
 /// <summary>
 /// A real nginx started from the shipped <c>deploy/nginx.conf</c>, rendered for a test: its listen port and upstream

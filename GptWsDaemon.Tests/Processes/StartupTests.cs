@@ -9,6 +9,8 @@ namespace GptWsDaemon.Tests.Processes;
 /// protocol.md §2 on the real process: "A bad flag or ini value stops startup with a one-line error naming it and exit code 2;
 /// never a stack trace, never the whole help text. --help prints the usage and exits 0." Precedence: flag &gt; env &gt; ini.
 /// </summary>
+[NonParallelizable]
+[Category("process")]
 [TestFixture]
 public sealed class StartupTests
 {

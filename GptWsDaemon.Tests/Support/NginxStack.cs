@@ -1,6 +1,6 @@
 using GptWsDaemon.Tests.Support;
 
-namespace GptWsDaemon.Tests.Processes;
+namespace GptWsDaemon.Tests.Support;
 
 /// <summary>Two demo daemon processes with nginx from the shipped <c>deploy/nginx.conf</c> in front of them; disposed together.</summary>
 internal sealed class NginxStack : IAsyncDisposable

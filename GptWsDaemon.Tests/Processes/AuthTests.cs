@@ -11,6 +11,8 @@ namespace GptWsDaemon.Tests.Processes;
 /// WebSocket opens. The token comes as Authorization: Bearer T or ?token=T"; "server.allowed_origins rejects other
 /// Origins with 403; a handshake with no Origin header is allowed."
 /// </summary>
+[NonParallelizable]
+[Category("process")]
 [TestFixture]
 public sealed class AuthTests
 {

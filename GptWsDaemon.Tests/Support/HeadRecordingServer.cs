@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace GptWsDaemon.Tests.Processes;
+namespace GptWsDaemon.Tests.Support;
 
 /// <summary>
 /// A stand-in upstream on a loopback port: reads each request head, remembers it, answers <c>200 ok</c> and closes.

@@ -10,6 +10,8 @@ namespace GptWsDaemon.Tests.Processes;
 /// protocol.md §7 on the real process: "SIGTERM/SIGINT → stop accepting, let streams finish up to
 /// server.shutdown_grace_seconds, then cancel the rest with a final frame, close sockets with 1001, flush logs, exit 0."
 /// </summary>
+[NonParallelizable]
+[Category("process")]
 [TestFixture]
 public sealed class ShutdownTests
 {

@@ -9,6 +9,8 @@ namespace GptWsDaemon.Tests.Processes;
 /// client repeating a refused request gets its first refusal lines logged, then one summary line per interval, with
 /// the suppressed count in /metrics. Checked on the real process's log file.
 /// </summary>
+[NonParallelizable]
+[Category("process")]
 [TestFixture]
 public sealed partial class LogForgeryTests
 {

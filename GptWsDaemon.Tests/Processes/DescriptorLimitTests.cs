@@ -11,6 +11,7 @@ namespace GptWsDaemon.Tests.Processes;
 /// finish their head cannot bring it to EMFILE (where the runtime aborts the process). HttpListener cannot stop
 /// accepting: its test pins that documented limit.
 /// </summary>
+[Category("process")]
 [TestFixture]
 [NonParallelizable]
 public sealed class DescriptorLimitTests
