@@ -91,8 +91,17 @@ public sealed class StreamSession : IDisposable
                 var chunks = _upstream.StreamAsync(_request, token);
                 _request = _request.WithoutText(); // the upstream has what it needs of the text (IChatUpstream.StreamAsync)
 
+                var sinceYield = 0;
                 await foreach (var chunk in chunks.WithCancellation(token).ConfigureAwait(false))
                 {
+                    // An upstream that writes faster than we relay keeps every read synchronous: without a yield now and
+                    // then this loop holds its thread, and a cancel or a close from the client waits for the pool to grow.
+                    if (++sinceYield == 256)
+                    {
+                        sinceYield = 0;
+                        await Task.Yield();
+                    }
+
                     if (!chunk.Content.IsEmpty)
                     {
                         var content = chunk.Content.Span;
