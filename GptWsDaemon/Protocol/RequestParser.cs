@@ -9,6 +9,13 @@ public sealed class RequestParser
 {
     private const string DefaultModel = "gpt-3.5-turbo";
     private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 32 };
+    private static readonly Dictionary<string, Func<RequestSeq?, string, ClientCommand>> Actions = new(StringComparer.Ordinal)
+    {
+        ["ping"] = (seq, _) => new ClientCommand.Ping(seq),
+        ["cancel"] = (seq, seqError) => seq is null ? Invalid(ErrorCodes.MissingSeq, "cancel: " + seqError, null) : new ClientCommand.Cancel(seq),
+    };
+
+    private static readonly string ActionError = "action: must be " + string.Join(" or ", Actions.Keys.Order(StringComparer.Ordinal).Select(k => $"\"{k}\""));
     private readonly DaemonSettings _settings;
 
     /// <summary>Creates a parser bound to the daemon's limits and aliases.</summary>
@@ -36,7 +43,7 @@ public sealed class RequestParser
         }
         catch (JsonException e)
         {
-            return Invalid(ErrorCodes.BadFrame, "frame is not valid JSON: " + Trim(e.Message), null);
+            return Invalid(ErrorCodes.BadFrame, "frame is not valid JSON: " + RequestFields.Trim(e.Message), null);
         }
 
         using (document)
@@ -77,16 +84,10 @@ public sealed class RequestParser
             JsonValueKind.String => envelope.Action.GetString(),
             _ => "\0",
         };
-        switch (action)
+        if (action is not null)
         {
-            case "ping":
-                return new ClientCommand.Ping(seq);
-            case "cancel":
-                return seq is null ? Invalid(ErrorCodes.MissingSeq, "cancel: " + seqError, null) : new ClientCommand.Cancel(seq);
-            case null:
-                break;
-            default:
-                return Invalid(ErrorCodes.BadParameter, "action: must be \"cancel\" or \"ping\"", seq);
+            // protocol.md §4.2, §4.3: one entry per action; anything else is refused, never ignored.
+            return Actions.TryGetValue(action, out var command) ? command(seq, seqError) : Invalid(ErrorCodes.BadParameter, ActionError, seq);
         }
 
         if (seq is null)
@@ -103,7 +104,7 @@ public sealed class RequestParser
         {
             return new ClientCommand.Chat(BuildRequest(seq, envelope.Data, receivedAt));
         }
-        catch (RequestException e)
+        catch (RequestFieldException e)
         {
             return Invalid(e.Code, e.Message, seq);
         }
@@ -111,38 +112,38 @@ public sealed class RequestParser
 
     private ChatRequest BuildRequest(RequestSeq seq, RequestData data, long receivedAt)
     {
-        var query = OptionalString(data.Query, "query") ?? string.Empty;
-        var messages = ReadMessages(data.Messages);
+        var query = RequestFields.OptionalString(data.Query, "query") ?? string.Empty;
+        var messages = RequestFields.ReadMessages(data.Messages);
         if (query.Length == 0 && messages.Count == 0)
         {
-            throw new RequestException(ErrorCodes.MissingPrompt, "data: query or messages must be given and not empty");
+            throw new RequestFieldException(ErrorCodes.MissingPrompt, "data: query or messages must be given and not empty");
         }
 
-        var model = OptionalString(data.Model, "model")?.Trim() ?? DefaultModel;
+        var model = RequestFields.OptionalString(data.Model, "model")?.Trim() ?? DefaultModel;
         if (model.Length == 0 || model.Length > 200)
         {
-            model = model.Length == 0 ? DefaultModel : throw new RequestException(ErrorCodes.BadParameter, "model: longer than 200 characters");
+            model = model.Length == 0 ? DefaultModel : throw new RequestFieldException(ErrorCodes.BadParameter, "model: longer than 200 characters");
         }
 
         var upstreamModel = _settings.ModelAliases.TryGetValue(model, out var alias) ? alias : model;
         var completions = IsCompletionsModel(upstreamModel);
-        var segment = OptionalString(data.Segment, "segment") switch
+        var segment = RequestFields.OptionalString(data.Segment, "segment") switch
         {
             null => _settings.Segment,
             "clause" => SegmentMode.Clause,
             "sentence" => SegmentMode.Sentence,
-            var other => throw new RequestException(ErrorCodes.BadParameter, $"segment: must be \"clause\" or \"sentence\", not \"{Trim(other)}\""),
+            var other => throw new RequestFieldException(ErrorCodes.BadParameter, $"segment: must be \"clause\" or \"sentence\", not \"{RequestFields.Trim(other)}\""),
         };
 
         var parameters = new SamplingParameters
         {
-            Temperature = Number(data.Temperature, "temperature", 0, 2, 0),
-            MaxTokens = Integer(data.MaxTokens, "max_tokens", 1, _settings.MaxTokens, 500),
-            TopP = Number(data.TopP, "top_p", 0, 1, 1),
-            FrequencyPenalty = Number(data.FrequencyPenalty, "frequency_penalty", -2, 2, 0),
-            PresencePenalty = Number(data.PresencePenalty, "presence_penalty", -2, 2, 0),
-            BestOf = Integer(data.BestOf, "best_of", 1, 20, 1),
-            Stop = ReadStop(data.Stop),
+            Temperature = RequestFields.Number(data.Temperature, "temperature", 0, 2, 0),
+            MaxTokens = RequestFields.Integer(data.MaxTokens, "max_tokens", 1, _settings.MaxTokens, 500),
+            TopP = RequestFields.Number(data.TopP, "top_p", 0, 1, 1),
+            FrequencyPenalty = RequestFields.Number(data.FrequencyPenalty, "frequency_penalty", -2, 2, 0),
+            PresencePenalty = RequestFields.Number(data.PresencePenalty, "presence_penalty", -2, 2, 0),
+            BestOf = RequestFields.Integer(data.BestOf, "best_of", 1, 20, 1),
+            Stop = RequestFields.ReadStop(data.Stop),
         };
 
         if (completions)
@@ -151,8 +152,8 @@ public sealed class RequestParser
             {
                 Seq = seq, Model = model, UpstreamModel = upstreamModel, IsCompletions = true,
                 Prompt = query.Length > 0 ? query : FlattenToPrompt(messages),
-                OriginStream = Bool(data.OriginStream, "origin_stream", true), Segment = segment,
-                OpenAiParameter = Bool(data.OpenAiParameter, "openai_parameter", true), Parameters = parameters, ReceivedAt = receivedAt,
+                OriginStream = RequestFields.Bool(data.OriginStream, "origin_stream", true), Segment = segment,
+                OpenAiParameter = RequestFields.Bool(data.OpenAiParameter, "openai_parameter", true), Parameters = parameters, ReceivedAt = receivedAt,
             };
         }
 
@@ -165,8 +166,8 @@ public sealed class RequestParser
         return new ChatRequest
         {
             Seq = seq, Model = model, UpstreamModel = upstreamModel, Messages = messages,
-            OriginStream = Bool(data.OriginStream, "origin_stream", true), Segment = segment,
-            OpenAiParameter = Bool(data.OpenAiParameter, "openai_parameter", true), Parameters = parameters, ReceivedAt = receivedAt,
+            OriginStream = RequestFields.Bool(data.OriginStream, "origin_stream", true), Segment = segment,
+            OpenAiParameter = RequestFields.Bool(data.OpenAiParameter, "openai_parameter", true), Parameters = parameters, ReceivedAt = receivedAt,
         };
     }
 
@@ -180,113 +181,6 @@ public sealed class RequestParser
         }
 
         return sb.Append("AI:").ToString();
-    }
-
-    private static List<ChatMessage> ReadMessages(JsonElement element)
-    {
-        var list = new List<ChatMessage>();
-        if (element.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null)
-        {
-            return list;
-        }
-
-        if (element.ValueKind != JsonValueKind.Array)
-        {
-            throw new RequestException(ErrorCodes.MissingPrompt, "messages: must be an array of {role, content}");
-        }
-
-        var i = 0;
-        foreach (var item in element.EnumerateArray())
-        {
-            if (item.ValueKind != JsonValueKind.Object
-                || !item.TryGetProperty("role", out var role) || role.ValueKind != JsonValueKind.String
-                || !item.TryGetProperty("content", out var content) || content.ValueKind != JsonValueKind.String)
-            {
-                throw new RequestException(ErrorCodes.MissingPrompt, $"messages[{i}]: must be an object with string role and content");
-            }
-
-            var roleName = role.GetString()!;
-            if (roleName is not ("system" or "user" or "assistant" or "developer"))
-            {
-                throw new RequestException(ErrorCodes.MissingPrompt, $"messages[{i}].role: must be system, user or assistant, not \"{Trim(roleName)}\"");
-            }
-
-            list.Add(new ChatMessage(roleName, content.GetString()!));
-            i++;
-        }
-
-        return list;
-    }
-
-    private static List<string> ReadStop(JsonElement element)
-    {
-        switch (element.ValueKind)
-        {
-            case JsonValueKind.Undefined or JsonValueKind.Null:
-                return ["Human:"];
-            case JsonValueKind.String:
-                return [element.GetString()!];
-            case JsonValueKind.Array when element.GetArrayLength() <= 4:
-                var list = new List<string>();
-                foreach (var s in element.EnumerateArray())
-                {
-                    if (s.ValueKind != JsonValueKind.String)
-                    {
-                        throw new RequestException(ErrorCodes.BadParameter, "stop: must be a string or an array of up to 4 strings");
-                    }
-
-                    list.Add(s.GetString()!);
-                }
-
-                return list;
-            default:
-                throw new RequestException(ErrorCodes.BadParameter, "stop: must be a string or an array of up to 4 strings");
-        }
-    }
-
-    private static string? OptionalString(JsonElement element, string name) => element.ValueKind switch
-    {
-        JsonValueKind.Undefined or JsonValueKind.Null => null,
-        JsonValueKind.String => element.GetString(),
-        _ => throw new RequestException(ErrorCodes.BadParameter, $"{name}: must be a string"),
-    };
-
-    private static bool Bool(JsonElement element, string name, bool fallback) => element.ValueKind switch
-    {
-        JsonValueKind.Undefined or JsonValueKind.Null => fallback,
-        JsonValueKind.True => true,
-        JsonValueKind.False => false,
-        _ => throw new RequestException(ErrorCodes.BadParameter, $"{name}: must be true or false"),
-    };
-
-    private static double Number(JsonElement element, string name, double min, double max, double fallback)
-    {
-        if (element.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null)
-        {
-            return fallback;
-        }
-
-        if (element.ValueKind != JsonValueKind.Number || !element.TryGetDouble(out var value) || !double.IsFinite(value) || value < min || value > max)
-        {
-            throw new RequestException(ErrorCodes.BadParameter, FormattableString.Invariant($"{name}: must be a number from {min} to {max}"));
-        }
-
-        return value;
-    }
-
-    private static int Integer(JsonElement element, string name, int min, int max, int fallback)
-    {
-        if (element.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null)
-        {
-            return fallback;
-        }
-
-        if (element.ValueKind != JsonValueKind.Number || !element.TryGetInt32(out var value) || value < min || value > max)
-        {
-            throw new RequestException(ErrorCodes.BadParameter, FormattableString.Invariant($"{name}: must be an integer from {min} to {max}"));
-        }
-
-        return value;
     }
 
     private static RequestSeq? ReadSeq(JsonElement element, out string error)
@@ -324,13 +218,6 @@ public sealed class RequestParser
         }
     }
 
-    private static string Trim(string text) => text.Length <= 80 ? text : string.Concat(text.AsSpan(0, 80), "…");
 
     private static ClientCommand.Invalid Invalid(int code, string message, RequestSeq? seq) => new(code, message, seq);
-
-    /// <summary>A validation failure inside <see cref="BuildRequest"/>.</summary>
-    private sealed class RequestException(int code, string message) : Exception(message)
-    {
-        public int Code { get; } = code;
-    }
 }
