@@ -1,3 +1,4 @@
+// Over 300 lines: the receive loop, the send loop and the closing handshake share one close state; split, each would need all of it.
 using System.Diagnostics;
 using System.Net.WebSockets;
 using GptWsDaemon.Config;

@@ -12,14 +12,14 @@ namespace GptWsDaemon.Server;
 /// <para>
 /// Nagle: <see cref="TrySetNoDelay"/> turns Nagle's algorithm off on an accepted connection.
 /// HttpListener exposes no TCP_NODELAY setting; without it, a frame sent while the previous one is unacknowledged waits
-/// for the client's delayed ACK (up to 40 ms) — measured by bench/ as a 33 ms p99 gap between tokens of one stream.
+/// for the client's delayed ACK (up to 40 ms): the p99 gap between tokens (bench/RESULTS.md).
 /// The socket is reached through the listener's internal connection object.
 /// </para>
 /// <para>
 /// WebSocket data path: the WebSocket HttpListener hands out wraps the runtime's own one only to close the HTTP context
 /// on Dispose, and does not pass the Memory-based receive and send through: each of its receives goes through the
 /// ArraySegment path, allocating a Task, a result object and a state machine that stay alive for as long as the
-/// connection waits for its next message (bench/ saw ~450 B per request frame). <see cref="DataPath"/> returns the
+/// connection waits for its next message. <see cref="DataPath"/> returns the
 /// inner WebSocket for receiving and sending, whose Memory-based calls allocate nothing; closing, aborting and
 /// disposing stay on the wrapper.
 /// </para>

@@ -8,8 +8,8 @@ namespace GptWsDaemon.Upstream;
 /// Waits for the next upstream bytes on the socket under a plain-HTTP/1.1 <see cref="SocketsHttpHandler"/> response body.
 /// <para>
 /// Why: when a response-body read of SocketsHttpHandler has to wait, its async read method suspends and allocates a
-/// state machine — one object per token, which bench/ measured as half of the daemon's allocations under load (and so
-/// half of its GC pauses). Waiting on the socket ourselves (a zero-byte receive, whose awaitable the socket reuses) and
+/// state machine — one object per token, the largest share of the daemon's allocations under load (bench/RESULTS.md).
+/// Waiting on the socket ourselves (a zero-byte receive, whose awaitable the socket reuses) and
 /// reading only once bytes are there lets that read complete without suspending.
 /// </para>
 /// <para>

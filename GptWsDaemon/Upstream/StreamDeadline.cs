@@ -4,11 +4,11 @@ namespace GptWsDaemon.Upstream;
 
 /// <summary>
 /// The clocks of one upstream stream: first the first-token deadline, then, once content flows, the longest allowed
-/// gap between pieces of content — and, over both, a total cap that no extension moves past. Moving the deadline is one field write (<see cref="Extend"/>, on every event), and no stream owns
-/// a timer: one shared <see cref="DeadlineSweep"/> keeps a timer for the earliest open deadline and cancels those that
-/// passed. (<see cref="CancellationTokenSource.CancelAfter(TimeSpan)"/> on every token took the timer queue's lock
-/// 20,000 times a second at 1,000 streams; a timer per stream was three more objects kept alive per stream, and two
-/// trips through that lock, to time out something measured in seconds.) A deadline fires no earlier than it is due.
+/// gap between pieces of content — and, over both, a total cap that no extension moves past. Moving the deadline is
+/// one field write (<see cref="Extend"/>, on every event), and no stream owns a timer: one shared
+/// <see cref="DeadlineSweep"/> keeps a timer for the earliest open deadline and cancels those that passed, because
+/// CancelAfter per token takes the timer queue's lock on every token, to time out something measured in seconds.
+/// A deadline fires no earlier than it is due.
 /// </summary>
 public sealed class StreamDeadline : IDisposable
 {
