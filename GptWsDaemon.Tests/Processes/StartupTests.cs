@@ -99,6 +99,25 @@ public sealed class StartupTests
         Assert.That(line, Does.Contain("WARN").And.Contain("0.0.0.0").And.Contain("access-token"));
     }
 
+    [TestCase("httplistener", true)]
+    [TestCase("kestrel", false)]
+    [CancelAfter(40000)]
+    public async Task Start_AnyAddress_WarnsWhenTheEngineIsNotHardened(string engine, bool warns, CancellationToken ct)
+    {
+        await using var daemon = await DaemonProcess.StartAsync(["--host", "0.0.0.0", "--engine", engine, "--access-token", "tok-0123456789"], ct);
+        var line = daemon.Stdout.Split('\n').FirstOrDefault(l => l.Contains("not hardened", StringComparison.Ordinal));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(daemon.Stdout, Does.Contain($"engine {engine}"), "the listening line names the engine");
+            Assert.That(line is not null, Is.EqualTo(warns), daemon.Stdout);
+            if (line is not null)
+            {
+                Assert.That(line, Does.Contain("WARN").And.Contain("--engine kestrel").And.Contain("nginx"), "names both safe setups");
+            }
+        });
+    }
+
     [Test, CancelAfter(40000)]
     public async Task Start_PortInFlagEnvAndIni_ListensOnFlagPort(CancellationToken ct)
     {
