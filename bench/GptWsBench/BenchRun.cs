@@ -32,7 +32,7 @@ public static class BenchRun
         var ini = Path.Combine(options.OutDir, "daemon.ini");
         await File.WriteAllTextAsync(
             ini,
-            "[limits]\nmax_connections = 20000\nmax_streams = 5000\nstreams_per_connection = 8\n[openai]\nmax_retries = 0\n",
+            "[limits]\nmax_connections = 12000\nmax_streams = 3000\nstreams_per_connection = 8\n[openai]\nmax_retries = 0\n",
             cancellationToken).ConfigureAwait(false);
 
         await using var daemons = new DaemonSet();
