@@ -19,6 +19,9 @@ internal static class SocketEngineTuning
     /// <summary>The value to set, or null to leave the environment as it is (the operator chose).</summary>
     public static string? ValueToSet(string? current) => string.IsNullOrEmpty(current) ? "1" : null;
 
+    /// <summary>True when socket completions run inline in this process (the switch is "1").</summary>
+    public static bool IsInline => Environment.GetEnvironmentVariable(Variable) == "1";
+
     /// <summary>Sets the switch in this process unless the operator set it.</summary>
     public static void PreferInlineCompletions()
     {

@@ -52,6 +52,9 @@ public sealed class BenchOptions
     /// <summary>Paths to run (floor, relay, origin, sentence, peer); all by default. Without the floor nothing "added" can be computed.</summary>
     public IReadOnlySet<string> Paths { get; private set; } = new HashSet<string> { "floor", "relay", "origin", "sentence", "peer" };
 
+    /// <summary>The daemon's HTTP engines (its <c>--engine</c>): every daemon path and the idle test run once per engine, each on its own daemon.</summary>
+    public IReadOnlyList<string> Engines { get; private set; } = ["httplistener", "kestrel"];
+
     /// <summary>Machine description for the report.</summary>
     public string? Machine { get; private set; }
 
@@ -93,6 +96,7 @@ public sealed class BenchOptions
                 case "--phase-limit-s": o.PhaseLimit = TimeSpan.FromSeconds(Int(Value())); break;
                 case "--machine": o.Machine = Value(); break;
                 case "--paths": o.Paths = Value().Split(',').ToHashSet(StringComparer.Ordinal); break;
+                case "--engines": o.Engines = EngineList(Value()); break;
                 case "--daemon-env":
                     var pair = Value().Split('=', 2);
                     o._daemonEnvironment[pair[0]] = pair.Length > 1 ? pair[1] : string.Empty;
@@ -111,6 +115,14 @@ public sealed class BenchOptions
         }
 
         return o;
+    }
+
+    private static string[] EngineList(string s)
+    {
+        var engines = s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct(StringComparer.Ordinal).ToArray();
+        return engines.Length > 0 && engines.All(e => e is "httplistener" or "kestrel")
+            ? engines
+            : throw new ArgumentException("--engines takes httplistener, kestrel or both (comma-separated), not " + s);
     }
 
     private static int Int(string s) => int.Parse(s, NumberStyles.Integer, CultureInfo.InvariantCulture);

@@ -15,6 +15,7 @@ namespace GptWsBench;
 public static class BenchRun
 {
     private const string ApiKey = "sk-bench-not-a-real-key";
+    private static readonly string[] DaemonModes = ["origin", "sentence"];
 
     /// <summary>The calibration path's name (the report knows it by this name).</summary>
     public const string RelayPath = "relay (calibration)";
@@ -31,54 +32,58 @@ public static class BenchRun
         var ini = Path.Combine(options.OutDir, "daemon.ini");
         await File.WriteAllTextAsync(
             ini,
-            "[limits]\nmax_connections = 20000\nmax_streams = 5000\nstreams_per_connection = 8\n[openai]\nmax_retries = 0\n",
+            "[limits]\nmax_connections = 12000\nmax_streams = 3000\nstreams_per_connection = 8\n[openai]\nmax_retries = 0\n",
             cancellationToken).ConfigureAwait(false);
 
-        using var daemon = StartDaemon(options, upstream, ini, "daemon.log");
-        var daemonProblem = await daemon.WaitReadyAsync("/healthz", TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
-        if (daemonProblem is not null)
+        await using var daemons = new DaemonSet();
+        foreach (var engine in options.Engines)
         {
-            Log("daemon did not start: " + daemonProblem);
-            return 1;
+            var daemon = daemons.Add(engine, StartDaemon(options, upstream, ini, engine, $"daemon-{engine}.log"));
+            var daemonProblem = await daemon.WaitReadyAsync("/healthz", TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+            if (daemonProblem is not null)
+            {
+                Log($"daemon ({engine}) did not start: " + daemonProblem);
+                return 1;
+            }
+
+            Log($"daemon pid {daemon.Pid} on 127.0.0.1:{daemon.Port} (engine {engine})");
         }
 
-        Log($"daemon pid {daemon.Pid} on 127.0.0.1:{daemon.Port}");
         var (peer, peerProblem) = await StartPeerAsync(options, cancellationToken).ConfigureAwait(false);
         using var peerOwner = peer;
         Log(peer is null ? "peer: n/a — " + peerProblem : $"peer (Portkey) pid {peer.Pid} on 127.0.0.1:{peer.Port}");
 
         using var relay = options.Paths.Contains("relay") ? await StartRelayAsync(options, upstream, cancellationToken).ConfigureAwait(false) : null;
-        var wsUrl = new Uri($"ws://127.0.0.1:{daemon.Port}/ws");
-        var daemonProbe = new ProcessProbe(daemon.Pid);
-        var peerProbe = peer is null ? null : new ProcessProbe(peer.Pid);
-        var paths = new List<(IStreamPath Path, ProcessProbe? Probe)>
+        var paths = new List<(IStreamPath Path, ProcessProbe? Probe)>();
+        if (options.Paths.Contains("floor"))
         {
-            (new SsePath("floor", upstream.BaseUrl), null),
-            (new WsPath("daemon origin", wsUrl, originStream: true), daemonProbe),
-            (new WsPath("daemon sentence", wsUrl, originStream: false), daemonProbe),
-        };
-        if (relay is not null)
-        {
-            paths.Insert(1, (new SsePath(RelayPath, $"http://127.0.0.1:{relay.Port}/v1"), new ProcessProbe(relay.Pid)));
+            paths.Add((new SsePath("floor", upstream.BaseUrl), null));
         }
 
-        if (peer is not null)
+        if (relay is not null)
+        {
+            paths.Add((new SsePath(RelayPath, $"http://127.0.0.1:{relay.Port}/v1"), new ProcessProbe(relay.Pid)));
+        }
+
+        // Each mode on every engine back to back, so that the engines' rows of one mode are measured minutes apart at most.
+        foreach (var mode in DaemonModes.Where(options.Paths.Contains))
+        {
+            foreach (var (engine, daemon) in daemons.Daemons)
+            {
+                var url = new Uri($"ws://127.0.0.1:{daemon.Port}/ws");
+                paths.Add((new WsPath(DaemonPath(mode, engine), url, originStream: mode == "origin"), new ProcessProbe(daemon.Pid)));
+            }
+        }
+
+        if (peer is not null && options.Paths.Contains("peer"))
         {
             paths.Add((new SsePath(
                 "peer (Portkey)",
                 $"http://127.0.0.1:{peer.Port}/v1",
                 new KeyValuePair<string, string>("x-portkey-provider", "openai"),
-                new KeyValuePair<string, string>("x-portkey-custom-host", upstream.BaseUrl)), peerProbe));
+                new KeyValuePair<string, string>("x-portkey-custom-host", upstream.BaseUrl)), new ProcessProbe(peer.Pid)));
         }
 
-        paths.RemoveAll(p => !options.Paths.Contains(p.Path.Name switch
-        {
-            "floor" => "floor",
-            "daemon origin" => "origin",
-            "daemon sentence" => "sentence",
-            RelayPath => "relay",
-            _ => "peer",
-        }));
         ChatBodies.Pad(options.PromptBytes);
         var runner = new CellRunner(upstream, script);
         var results = new List<CellResult>();
@@ -128,7 +133,13 @@ public static class BenchRun
             }
         }
 
-        var idle = options.Idle > 0 ? await RunIdleAsync(options, upstream, ini, cancellationToken).ConfigureAwait(false) : null;
+        // The idle test once per engine, each on a fresh daemon of its own.
+        var idle = new Dictionary<string, IdleResult?>(StringComparer.Ordinal);
+        foreach (var engine in options.Idle > 0 ? options.Engines : [])
+        {
+            idle[engine] = await RunIdleAsync(options, upstream, ini, engine, cancellationToken).ConfigureAwait(false);
+        }
+
         var report = new Report(options, results, idle, peerProblem, clock.Elapsed);
         var markdown = report.ToMarkdown();
         await File.WriteAllTextAsync(Path.Combine(options.OutDir, "latest.md"), markdown, cancellationToken).ConfigureAwait(false);
@@ -137,12 +148,15 @@ public static class BenchRun
         return 0;
     }
 
-    private static GatewayProcess StartDaemon(BenchOptions options, FakeUpstream upstream, string ini, string logName)
+    /// <summary>The row name of a daemon path: <c>daemon origin (kestrel)</c>.</summary>
+    public static string DaemonPath(string mode, string engine) => $"daemon {mode} ({engine})";
+
+    private static GatewayProcess StartDaemon(BenchOptions options, FakeUpstream upstream, string ini, string engine, string logName)
     {
         var port = GatewayProcess.FreePort();
         return GatewayProcess.Start(
             "dotnet",
-            [options.DaemonDll, "--port", port.ToString(CultureInfo.InvariantCulture), "--api-key", ApiKey, "--base-url", upstream.BaseUrl, "--log-level", "Warn", "--config", ini],
+            [options.DaemonDll, "--port", port.ToString(CultureInfo.InvariantCulture), "--engine", engine, "--api-key", ApiKey, "--base-url", upstream.BaseUrl, "--log-level", "Warn", "--config", ini],
             port,
             Path.Combine(options.OutDir, logName),
             new Dictionary<string, string>(options.DaemonEnvironment),
@@ -223,20 +237,20 @@ public static class BenchRun
         }
     }
 
-    private static async Task<IdleResult?> RunIdleAsync(BenchOptions options, FakeUpstream upstream, string ini, CancellationToken cancellationToken)
+    private static async Task<IdleResult?> RunIdleAsync(BenchOptions options, FakeUpstream upstream, string ini, string engine, CancellationToken cancellationToken)
     {
-        using var fresh = StartDaemon(options, upstream, ini, "daemon-idle.log");
+        using var fresh = StartDaemon(options, upstream, ini, engine, $"daemon-idle-{engine}.log");
         var problem = await fresh.WaitReadyAsync("/healthz", TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
         if (problem is not null)
         {
-            Log("idle test: daemon did not start: " + problem);
+            Log($"idle test ({engine}): daemon did not start: " + problem);
             return null;
         }
 
-        Log($"idle test: fresh daemon pid {fresh.Pid} on 127.0.0.1:{fresh.Port}");
+        Log($"idle test: fresh daemon pid {fresh.Pid} on 127.0.0.1:{fresh.Port} (engine {engine})");
         await using var path = new WsPath("idle", new Uri($"ws://127.0.0.1:{fresh.Port}/ws"), true);
         var result = await IdleTest.RunAsync(path, new ProcessProbe(fresh.Pid), options.Idle, TimeSpan.FromSeconds(120), cancellationToken).ConfigureAwait(false);
-        Log($"idle: {result.Open}/{result.Requested} open ({result.Failed} failed{(result.FirstError is { } e ? ": " + e : string.Empty)}), "
+        Log($"idle ({engine}): {result.Open}/{result.Requested} open ({result.Failed} failed{(result.FirstError is { } e ? ": " + e : string.Empty)}), "
             + $"RSS {result.BaselineKiB / 1024.0:F1} → {result.HeldKiB / 1024.0:F1} MiB, {result.KiBPerConnection:F1} KiB/conn, pings {result.PingsAnswered}/100, connect {result.ConnectTime.TotalSeconds:F1} s");
         return result;
     }
@@ -248,7 +262,7 @@ public static class BenchRun
         var s = r.Stats;
         return string.Create(
             CultureInfo.InvariantCulture,
-            $"C={r.Concurrency,-4} {r.Path,-16} ok {s.Completed}/{s.Streams} TTFT p50 {s.Ttft.At(50):F2} p99 {s.Ttft.At(99):F2} ms (overhead p99 {s.TtftOverhead.At(99):F2}, of it request out p50 {s.RequestPath.At(50):F2} p99 {s.RequestPath.At(99):F2}), lat p99 {s.Latency.At(99):F2} ms, gap+ p99 {s.Stretch.At(99):F2} ms, "
+            $"C={r.Concurrency,-4} {r.Path,-30} ok {s.Completed}/{s.Streams} TTFT p50 {s.Ttft.At(50):F2} p99 {s.Ttft.At(99):F2} ms (overhead p99 {s.TtftOverhead.At(99):F2}, of it request out p50 {s.RequestPath.At(50):F2} p99 {s.RequestPath.At(99):F2}), lat p99 {s.Latency.At(99):F2} ms, gap+ p99 {s.Stretch.At(99):F2} ms, "
             + $"lost {s.LostTokens} reord {s.Reordered}, cpu/tok {(r.CpuPerToken is { } cpu ? cpu.ToString("F1", CultureInfo.InvariantCulture) : "-")} µs (bench {r.BenchCpuPerToken:F1}), "
             + $"{Gc(r)}{r.Elapsed.TotalSeconds:F1} s{(r.TimedOut ? " TIMED OUT" : string.Empty)}{(s.FirstError is { } e ? " — " + e : string.Empty)}");
     }

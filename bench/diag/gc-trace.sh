@@ -3,6 +3,7 @@
 # starts GptWsBench for the floor and origin paths at C=1000, attaches dotnet-trace (GC keyword, verbose: allocation
 # ticks, pauses, suspensions) to the daemon for 8 s of the measured window, then summarises it with TraceSummary.
 # Needs dotnet-trace (dotnet tool install -g dotnet-trace). Usage: bench/diag/gc-trace.sh [more GptWsBench run flags]
+# (one daemon: httplistener; --engines kestrel traces the Kestrel engine instead)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 bench="$(cd "$here/.." && pwd)"
@@ -17,7 +18,7 @@ dotnet build "$here/TraceSummary/TraceSummary.csproj" -c Release -nologo >>"$out
 rm -f "$out/bench.log" "$out/daemon.nettrace"
 dotnet "$bench/GptWsBench/bin/Release/net10.0/GptWsBench.dll" run \
   --daemon-dll "$repo/GptWsDaemon/bin/Release/net10.0/GptWsDaemon.dll" --concurrency 1000 --idle 0 \
-  --peer-unavailable "not part of this diagnostic" --paths floor,origin --out "$out" "$@" >"$out/bench.log" 2>&1 &
+  --peer-unavailable "not part of this diagnostic" --paths floor,origin --engines httplistener --out "$out" "$@" >"$out/bench.log" 2>&1 &
 runner=$!
 pid=""
 for _ in $(seq 1 240); do

@@ -51,7 +51,11 @@ public sealed class KestrelEngine : IServerEngine
             options.Listen(endpoint, l => l.Protocols = HttpProtocols.Http1);
         }
 
-        var transport = new SocketTransportFactory(Options.Create(new SocketTransportOptions { NoDelay = true }), NullLoggerFactory.Instance);
+        // With inline socket completions on, let Kestrel run its pipe continuations inline too: otherwise every frame the
+        // daemon sends is handed to an I/O queue thread and every read to the thread pool (two wake-ups per token).
+        var transport = new SocketTransportFactory(
+            Options.Create(new SocketTransportOptions { NoDelay = true, UnsafePreferInlineScheduling = SocketEngineTuning.IsInline }),
+            NullLoggerFactory.Instance);
         _server = new KestrelServer(Options.Create(options), new AcceptGate.Factory(transport, _gate), NullLoggerFactory.Instance);
         try
         {
