@@ -33,7 +33,7 @@ public sealed class ClientConnection : IDisposable
     private WebSocketCloseStatus _closeStatus = WebSocketCloseStatus.NormalClosure;
 
     /// <summary>Creates the connection around an accepted socket.</summary>
-    public ClientConnection(long id, WebSocket socket, DaemonSettings settings, RequestParser parser, IChatUpstream upstream, DaemonMetrics metrics, StreamBudget budget, PendingMessageBudget pending, CancellationToken serverStopping)
+    public ClientConnection(long id, WebSocket socket, DaemonSettings settings, RequestParser parser, IChatUpstream upstream, DaemonMetrics metrics, Budget budget, Budget pending, CancellationToken serverStopping)
     {
         _serverStopping = serverStopping;
         Id = id;

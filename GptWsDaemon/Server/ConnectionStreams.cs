@@ -9,7 +9,7 @@ namespace GptWsDaemon.Server;
 /// slots. A seq and its slots are given back once, when the final frame goes out; a session leaves the running set
 /// when its task ends.
 /// </summary>
-internal sealed class ConnectionStreams(DaemonSettings settings, StreamBudget budget, DaemonMetrics metrics)
+internal sealed class ConnectionStreams(DaemonSettings settings, Budget budget, DaemonMetrics metrics)
 {
     private readonly Dictionary<string, StreamSession> _bySeq = new(StringComparer.Ordinal);
     private readonly HashSet<StreamSession> _running = [];
@@ -48,7 +48,7 @@ internal sealed class ConnectionStreams(DaemonSettings settings, StreamBudget bu
                 return (ErrorCodes.AtCapacity, $"too many streams on this connection (limits.streams_per_connection = {settings.StreamsPerConnection})");
             }
 
-            if (!budget.TryAcquire())
+            if (!budget.TryTake())
             {
                 return (ErrorCodes.AtCapacity, $"daemon at capacity (limits.max_streams = {settings.MaxStreams}); retry later");
             }
@@ -87,7 +87,7 @@ internal sealed class ConnectionStreams(DaemonSettings settings, StreamBudget bu
             }
         }
 
-        budget.Release();
+        budget.Give();
         metrics.AddStream(-1);
     }
 

@@ -21,8 +21,8 @@ public sealed class DaemonServer : IAsyncDisposable
     private readonly IChatUpstream _upstream;
     private readonly DaemonMetrics _metrics;
     private readonly RequestParser _parser;
-    private readonly StreamBudget _budget;
-    private readonly PendingMessageBudget _pending;
+    private readonly Budget _budget;
+    private readonly Budget _pending;
     private readonly IServerEngine _engine;
     private readonly HttpFront _front;
     private readonly ConcurrentDictionary<long, ClientConnection> _connections = new();
@@ -40,8 +40,8 @@ public sealed class DaemonServer : IAsyncDisposable
         _upstream = upstream;
         _metrics = metrics;
         _parser = new RequestParser(settings);
-        _budget = new StreamBudget(settings.MaxStreams);
-        _pending = new PendingMessageBudget(settings.PendingMessageBytes);
+        _budget = new Budget(settings.MaxStreams);
+        _pending = new Budget(settings.PendingMessageBytes);
         _front = new HttpFront(this, settings, metrics);
         _engine = settings.Engine == EngineKind.Kestrel
             ? new KestrelEngine(settings.Host, settings.Port, DescriptorBudget.AcceptSlots(settings), settings.HandshakeTimeout)
@@ -58,7 +58,7 @@ public sealed class DaemonServer : IAsyncDisposable
     public int Connections => Volatile.Read(ref _openConnections);
 
     /// <summary>Streams in flight.</summary>
-    public int Streams => _budget.Used;
+    public int Streams => (int)_budget.Used;
 
     /// <summary>Bytes held by unfinished incoming messages, daemon-wide.</summary>
     public long PendingMessageBytes => _pending.Used;

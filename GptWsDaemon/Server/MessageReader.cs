@@ -7,9 +7,9 @@ namespace GptWsDaemon.Server;
 /// <summary>
 /// Reads one client message to its end into a pooled buffer (protocol.md §4.4): capped at limits.max_message_bytes
 /// (past it the rest is read and discarded, so the next message starts clean), and every buffer reserved from the
-/// daemon-wide <see cref="PendingMessageBudget"/> before it is taken. Knows nothing of what the message means.
+/// daemon-wide <see cref="Budget"/> of limits.pending_message_bytes before it is taken. Knows nothing of what the message means.
 /// </summary>
-internal sealed class MessageReader(WebSocket socket, int maxMessageBytes, PendingMessageBudget pending)
+internal sealed class MessageReader(WebSocket socket, int maxMessageBytes, Budget pending)
 {
     private const int FirstBuffer = 4096;
     private long _startedAt; // Stopwatch ticks of the unfinished message's first fragment; 0 = none
