@@ -15,7 +15,8 @@ namespace GptWsDaemon.Server.Engines;
 /// </summary>
 public sealed class KestrelEngine : IServerEngine
 {
-    private readonly IPEndPoint[] _endpoints;
+    private readonly string _host;
+    private readonly int _port;
     private readonly TimeSpan _headTimeout;
     private readonly AcceptGate _gate;
     private KestrelServer? _server;
@@ -23,7 +24,8 @@ public sealed class KestrelEngine : IServerEngine
     /// <summary>Creates the engine; <paramref name="slots"/> is how many sockets may be open at once (WebSockets, plain HTTP and unfinished heads).</summary>
     public KestrelEngine(string host, int port, int slots, TimeSpan headTimeout)
     {
-        _endpoints = Endpoints(host, port);
+        _host = host;
+        _port = port;
         _headTimeout = headTimeout;
         _gate = new AcceptGate(slots);
         Url = $"http://{(host.Contains(':', StringComparison.Ordinal) && !host.StartsWith('[') ? $"[{host}]" : host)}:{port}/";
@@ -46,7 +48,7 @@ public sealed class KestrelEngine : IServerEngine
         limits.MaxRequestHeadersTotalSize = 32 * 1024;
         limits.MaxRequestHeaderCount = 64;
         limits.MaxRequestBodySize = 64 * 1024; // the daemon reads no request bodies
-        foreach (var endpoint in _endpoints)
+        foreach (var endpoint in await EndpointsAsync(_host, _port).ConfigureAwait(false))
         {
             options.Listen(endpoint, l => l.Protocols = HttpProtocols.Http1);
         }
@@ -90,12 +92,24 @@ public sealed class KestrelEngine : IServerEngine
         _gate.Dispose();
     }
 
-    private static IPEndPoint[] Endpoints(string host, int port) => host switch
+    private static async Task<IPEndPoint[]> EndpointsAsync(string host, int port) => host switch
     {
         "0.0.0.0" or "*" or "+" => [new IPEndPoint(IPAddress.Any, port)],
         "::" or "[::]" => [new IPEndPoint(IPAddress.IPv6Any, port)],
         "localhost" => [new IPEndPoint(IPAddress.Loopback, port)],
         _ when IPAddress.TryParse(host.Trim('[', ']'), out var ip) => [new IPEndPoint(ip, port)],
-        _ => [.. Dns.GetHostAddresses(host).Select(a => new IPEndPoint(a, port))],
+        _ => [.. (await ResolveAsync(host).ConfigureAwait(false)).Select(a => new IPEndPoint(a, port))],
     };
+
+    private static async Task<IPAddress[]> ResolveAsync(string host)
+    {
+        try
+        {
+            return await Dns.GetHostAddressesAsync(host).ConfigureAwait(false);
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            throw new EngineBindException($"cannot resolve {host}: {e.Message}", e);
+        }
+    }
 }
