@@ -53,14 +53,16 @@ public sealed class StartupTests
         await AssertRefusedAsync([], "[limits]\nmax_streams = -1\n", ["max_streams", "-1"], ct);
     }
 
-    [Test, CancelAfter(40000)]
-    public async Task Start_PortAlreadyInUse_ExitsNonZeroWithOneLineNamingPort(CancellationToken ct)
+    [TestCase("httplistener")]
+    [TestCase("kestrel")]
+    [CancelAfter(40000)]
+    public async Task Start_PortAlreadyInUse_ExitsNonZeroWithOneLineNamingPort(string engine, CancellationToken ct)
     {
         // Two instances configured with the same port: the second must say so and stop, not hang or crash.
         using var squatter = new TcpListener(IPAddress.Loopback, 0);
         squatter.Start();
         var port = ((IPEndPoint)squatter.LocalEndpoint).Port;
-        await using var daemon = DaemonProcess.Launch(["--port", P(port)]);
+        await using var daemon = DaemonProcess.Launch(["--port", P(port), "--engine", engine]);
         var code = await daemon.WaitForExitAsync(ExitTimeout, ct);
         var lines = daemon.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
 
