@@ -1,8 +1,8 @@
 using System.Net;
+using GptWsDaemon.Observability;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace GptWsDaemon.Server.Engines;
@@ -18,6 +18,7 @@ public sealed class KestrelEngine : IServerEngine
     private readonly string _host;
     private readonly int _port;
     private readonly TimeSpan _headTimeout;
+    private static readonly KestrelLogBridge KestrelLogs = new();
     private readonly AcceptGate _gate;
     private KestrelServer? _server;
 
@@ -57,8 +58,8 @@ public sealed class KestrelEngine : IServerEngine
         // daemon sends is handed to an I/O queue thread and every read to the thread pool (two wake-ups per token).
         var transport = new SocketTransportFactory(
             Options.Create(new SocketTransportOptions { NoDelay = true, UnsafePreferInlineScheduling = SocketEngineTuning.IsInline }),
-            NullLoggerFactory.Instance);
-        _server = new KestrelServer(Options.Create(options), new AcceptGate.Factory(transport, _gate), NullLoggerFactory.Instance);
+            KestrelLogs);
+        _server = new KestrelServer(Options.Create(options), new AcceptGate.Factory(transport, _gate), KestrelLogs);
         try
         {
             await _server.StartAsync(new KestrelApplication(handler), CancellationToken.None).ConfigureAwait(false);
