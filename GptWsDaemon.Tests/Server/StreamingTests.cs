@@ -1,3 +1,4 @@
+using GptWsDaemon.Text;
 using GptWsDaemon.Server.Engines;
 using System.Text;
 using System.Text.Json;
@@ -203,6 +204,27 @@ public sealed partial class StreamingTests(EngineKind engine) : EngineTests(engi
             Assert.That(second.ContentFrames.Count(), Is.InRange(4, 40), "origin_stream=false relays short sentences");
             Assert.That(first.FinishReason, Is.EqualTo("stop"));
             Assert.That(second.FinishReason, Is.EqualTo("stop"));
+        });
+    }
+
+    [Test, CancelAfter(20000)]
+    public async Task SegmentTts_DemoAnswer_ShortFirstPieceThenWholeSentences(CancellationToken ct)
+    {
+        await using var daemon = await StartDemoDaemonAsync();
+        using var client = await daemon.ConnectAsync(ct);
+        await client.SendAsync(new { seq = "tts", data = new { query = "杭州都有什么景色？", origin_stream = false, segment = "tts" } }, ct);
+        await client.SendAsync(new { seq = "clause", data = new { query = "杭州都有什么景色？", origin_stream = false, segment = "clause" } }, ct);
+        var tts = await client.ReadStreamAsync("tts", ct);
+        var clause = await client.ReadStreamAsync("clause", ct);
+
+        var pieces = tts.ContentFrames.Select(f => f.GetProperty("data").GetProperty("contents").GetString()!).ToList();
+        var expected = DemoUpstream.AnswerFor(new ChatRequest { Seq = RequestSeq.FromString("x"), Model = "m", UpstreamModel = "m", Messages = [new ChatMessage("user", "杭州都有什么景色？")] });
+        Assert.Multiple(() =>
+        {
+            Assert.That(tts.Text, Is.EqualTo(expected), "the frames concatenate to the answer");
+            Assert.That(TtsLimits.Weight(pieces[0]), Is.InRange(6, 40), "a short first piece: " + pieces[0]);
+            Assert.That(pieces.Skip(1).SkipLast(1).All(p => TtsLimits.Weight(p) >= 20), Is.True, string.Join(" | ", pieces));
+            Assert.That(pieces, Has.Count.LessThan(clause.ContentFrames.Count()), "fewer, longer pieces than clause mode");
         });
     }
 

@@ -96,6 +96,9 @@ public sealed record DaemonSettings
     /// <summary>Pieces shorter than this are merged with the next.</summary>
     public int MinChars { get; init; }
 
+    /// <summary>The lengths of segment mode tts (ini <c>[tts]</c>).</summary>
+    public TtsLimits Tts { get; init; } = new();
+
     /// <summary>The aliases every daemon starts with (protocol.md §2 <c>[models]</c>).</summary>
     public static IReadOnlyDictionary<string, string> DefaultModelAliases { get; } =
         new Dictionary<string, string>(StringComparer.Ordinal) { ["text-davinci-003"] = "gpt-3.5-turbo-instruct" };

@@ -18,6 +18,7 @@ public sealed class SettingsLoader
         ["openai"] = ["api_key", "base_url", "demo", "demo_token_delay_ms", "connect_timeout_seconds", "first_token_timeout_seconds", "idle_timeout_seconds", "max_stream_seconds", "max_retries", "retry_base_delay_ms"],
         ["limits"] = ["max_connections", "streams_per_connection", "max_streams", "max_message_bytes", "max_tokens", "idle_timeout_seconds", "ping_interval_seconds", "send_queue_frames", "pending_message_bytes", "message_timeout_seconds", "handshake_timeout_seconds"],
         ["text"] = ["segment", "min_chars"],
+        ["tts"] = ["first_min_chars", "min_chars", "max_chars"],
     };
 
     private readonly CliOptions _cli;
@@ -153,7 +154,8 @@ public sealed class SettingsLoader
         {
             "clause" => SegmentMode.Clause,
             "sentence" => SegmentMode.Sentence,
-            _ => throw new ConfigException($"{segment.Source}: must be clause or sentence, not '{segment.Value}'"),
+            "tts" => SegmentMode.Tts,
+            _ => throw new ConfigException($"{segment.Source}: must be clause, sentence or tts, not '{segment.Value}'"),
         };
 
         return new DaemonSettings
@@ -187,6 +189,10 @@ public sealed class SettingsLoader
             MessageTimeout = TimeSpan.FromSeconds(ParseInt(Pick(null, null, "limits:message_timeout_seconds"), 30, 1, 3600)),
             HandshakeTimeout = TimeSpan.FromSeconds(ParseInt(Pick(null, null, "limits:handshake_timeout_seconds"), 10, 1, 600)),
             Segment = segmentValue,
+            Tts = new TtsLimits(
+                ParseInt(Pick(null, null, "tts:first_min_chars"), 6, 1, 1000),
+                ParseInt(Pick(null, null, "tts:min_chars"), 20, 0, 10_000),
+                ParseInt(Pick(null, null, "tts:max_chars"), 150, 10, 4096)),
             MinChars = ParseInt(Pick(null, null, "text:min_chars"), 0, 0, 10_000),
             ModelAliases = LoadAliases(),
         };

@@ -132,7 +132,8 @@ public sealed class RequestParser
             null => _settings.Segment,
             "clause" => SegmentMode.Clause,
             "sentence" => SegmentMode.Sentence,
-            var other => throw new RequestFieldException(ErrorCodes.BadParameter, $"segment: must be \"clause\" or \"sentence\", not \"{RequestFields.Trim(other)}\""),
+            "tts" => SegmentMode.Tts,
+            var other => throw new RequestFieldException(ErrorCodes.BadParameter, $"segment: must be \"clause\", \"sentence\" or \"tts\", not \"{RequestFields.Trim(other)}\""),
         };
 
         var parameters = new SamplingParameters

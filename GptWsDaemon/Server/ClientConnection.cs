@@ -291,7 +291,7 @@ public sealed class ClientConnection : IDisposable
     internal bool IsClosing => _serverStopping.IsCancellationRequested || Volatile.Read(ref _closeReason) is not null;
 
     /// <summary>A new session for <paramref name="request"/>, linked to this connection.</summary>
-    internal StreamSession NewSession(ChatRequest request) => new(request, _upstream, this, _metrics, _settings.MinChars, _cts.Token);
+    internal StreamSession NewSession(ChatRequest request) => new(request, _upstream, this, _metrics, _settings.MinChars, _settings.Tts, _cts.Token);
 
     /// <summary>RFC 6455 §5.5.1: the closing handshake echoes the status code received (none when none was sent).</summary>
     internal void ClientClosed()

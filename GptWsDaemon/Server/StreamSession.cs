@@ -19,6 +19,7 @@ public sealed class StreamSession : IDisposable
     private readonly ClientConnection _connection;
     private readonly DaemonMetrics _metrics;
     private readonly int _minChars;
+    private readonly TtsLimits _tts;
     private readonly CancellationTokenSource _cts;
     private StreamEndReason _reason;
     private long _firstFrameAt;
@@ -26,13 +27,14 @@ public sealed class StreamSession : IDisposable
     private int _frames;
 
     /// <summary>Creates the session; <see cref="RunAsync"/> starts it.</summary>
-    public StreamSession(ChatRequest request, IChatUpstream upstream, ClientConnection connection, DaemonMetrics metrics, int minChars, CancellationToken connectionToken)
+    public StreamSession(ChatRequest request, IChatUpstream upstream, ClientConnection connection, DaemonMetrics metrics, int minChars, TtsLimits tts, CancellationToken connectionToken)
     {
         _request = request;
         _upstream = upstream;
         _connection = connection;
         _metrics = metrics;
         _minChars = minChars;
+        _tts = tts;
         _cts = CancellationTokenSource.CreateLinkedTokenSource(connectionToken);
     }
 
@@ -80,7 +82,7 @@ public sealed class StreamSession : IDisposable
                 Log.Debug("request start seq={0} conn={1} model={2} upstream_model={3} messages={4} question={5}", _request.Seq, _connection.Id, LogText.Client(_request.Model), LogText.Client(_request.UpstreamModel), _request.Messages.Count, LogText.Client(question, 500));
             }
 
-            var segmenter = _request.OriginStream ? null : new SentenceSegmenter(_request.Segment, _minChars);
+            var segmenter = _request.OriginStream ? null : new SentenceSegmenter(_request.Segment, _minChars, tts: _tts);
             string finish = "stop";
             UsageInfo? usage = null;
             var code = ErrorCodes.Ok;

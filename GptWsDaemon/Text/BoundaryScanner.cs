@@ -23,7 +23,7 @@ internal sealed class BoundaryScanner : IListMarkerProbe
     private ListMarker _marker;
 
     /// <summary>Creates a scanner for the given granularity.</summary>
-    public BoundaryScanner(SegmentMode mode) => _clauses = mode == SegmentMode.Clause;
+    public BoundaryScanner(SegmentMode mode) => _clauses = mode is SegmentMode.Clause or SegmentMode.Tts;
 
     /// <summary>
     /// After <see cref="TryFindBoundary"/> returned false: the smallest cut index still possible once more text

@@ -8,4 +8,11 @@ public enum SegmentMode
 
     /// <summary>Cut only at sentence ends.</summary>
     Sentence,
+
+    /// <summary>
+    /// For speech engines (protocol.md §5.4): the first piece at the first clause or sentence end with
+    /// <see cref="TtsLimits.FirstMinChars"/>, then whole sentences merged up to <see cref="TtsLimits.MinChars"/>, a long
+    /// one cut at its last clause mark (else a space) past <see cref="TtsLimits.MaxChars"/>.
+    /// </summary>
+    Tts,
 }

@@ -17,7 +17,10 @@ public sealed class SentenceSegmenter
     private readonly BoundaryScanner _scanner;
     private readonly int _minChars;
     private readonly int _maxPieceChars;
+    private readonly TtsLimits? _tts; // set in SegmentMode.Tts
     private char[] _buffer = new char[InitialCapacity];
+    private bool _firstOut; // Tts: the first piece went out
+    private int _lastClause; // Tts: end of the last clause boundary not yet emitted, 0 = none
     private int _length;
     private int _segmentStart;
 
@@ -25,13 +28,15 @@ public sealed class SentenceSegmenter
     /// <param name="mode">Clause or sentence granularity.</param>
     /// <param name="minChars">Pieces shorter than this (trailing white space not counted) are merged with the next one.</param>
     /// <param name="maxPieceChars">Hard cap: a piece longer than this is cut wherever it stands (never inside a surrogate pair).</param>
-    public SentenceSegmenter(SegmentMode mode, int minChars = 0, int maxPieceChars = 4096)
+    /// <param name="tts">The lengths of <see cref="SegmentMode.Tts"/> (its defaults when null); ignored in other modes.</param>
+    public SentenceSegmenter(SegmentMode mode, int minChars = 0, int maxPieceChars = 4096, TtsLimits? tts = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(minChars);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxPieceChars, 1);
         _scanner = new BoundaryScanner(mode);
         _minChars = minChars;
-        _maxPieceChars = maxPieceChars;
+        _tts = mode == SegmentMode.Tts ? tts ?? new TtsLimits() : null;
+        _maxPieceChars = _tts is null ? maxPieceChars : Math.Min(maxPieceChars, Math.Max(_tts.MaxChars, 2));
     }
 
     /// <summary>Adds text from the stream; it may split anything, even a surrogate pair.</summary>
@@ -62,6 +67,8 @@ public sealed class SentenceSegmenter
         Process(isFinal: true);
         _length = 0;
         _segmentStart = 0;
+        _firstOut = false;
+        _lastClause = 0;
         _scanner.Reset();
     }
 
@@ -81,7 +88,11 @@ public sealed class SentenceSegmenter
 
                 _scanner.Restart(segment, cut);
                 _segmentStart = end;
-                if (ContentLength(end) >= _minChars)
+                if (_tts is not null)
+                {
+                    AtTtsBoundary(end);
+                }
+                else if (ContentLength(end) >= _minChars)
                 {
                     Emit(end);
                 }
@@ -104,8 +115,51 @@ public sealed class SentenceSegmenter
         }
     }
 
+    /// <summary>
+    /// protocol.md §5.4, segment tts: the first piece goes at the first clause or sentence end heavy enough; after it,
+    /// only sentence ends cut, once the pending text is heavy enough; clause ends are remembered for a long sentence.
+    /// </summary>
+    private void AtTtsBoundary(int end)
+    {
+        var weight = TtsLimits.Weight(_buffer.AsSpan(0, end));
+        if (!_firstOut)
+        {
+            if (weight >= _tts!.FirstMinChars)
+            {
+                Emit(end);
+                _firstOut = true;
+            }
+        }
+        else if (EndsAtClauseMark(end))
+        {
+            _lastClause = end;
+        }
+        else if (weight >= _tts!.MinChars)
+        {
+            Emit(end);
+        }
+    }
+
+    private bool EndsAtClauseMark(int end)
+    {
+        var k = end;
+        while (k > 0 && (CharClass.IsWhite(_buffer[k - 1]) || CharClass.IsCloser(_buffer[k - 1]) || CharClass.IsAmbiguousCloser(_buffer[k - 1])))
+        {
+            k--;
+        }
+
+        return k > 0 && (CharClass.IsFullWidthClause(_buffer[k - 1]) || CharClass.IsAsciiClause(_buffer[k - 1]));
+    }
+
     private void ForceCut()
     {
+        if (_tts is not null && _lastClause > 0)
+        {
+            // A sentence past tts.max_chars: cut at its last clause mark.
+            Emit(_lastClause);
+            return;
+        }
+
         if (_segmentStart > 0)
         {
             // Short pieces waiting for minChars end at a real boundary: release them before cutting blindly.
@@ -141,6 +195,8 @@ public sealed class SentenceSegmenter
         _buffer.AsSpan(count, _length - count).CopyTo(_buffer);
         _length -= count;
         _segmentStart = Math.Max(0, _segmentStart - count);
+        _lastClause = _lastClause > count ? _lastClause - count : 0;
+        _firstOut |= _tts is not null;
     }
 
     private int ContentLength(int end)
