@@ -14,6 +14,28 @@ namespace GptWsDaemon.Tests.Server;
 public sealed partial class MetricsTests(EngineKind engine) : EngineTests(engine)
 {
     [Test, CancelAfter(20000)]
+    public async Task SegmentHold_SentenceModeStream_ObservedPerPieceWithItsWait(CancellationToken ct)
+    {
+        // "First. " waits for the next delta (80 ms later) before it is known to end: its hold is at least that.
+        await using var upstream = new FakeOpenAiServer(FakeOpenAiServer.Streams(["First.", " Second", " one."], TimeSpan.FromMilliseconds(80)));
+        await using var daemon = await StartDaemonAsync(upstream);
+        using var http = new HttpClient();
+        using var client = await daemon.ConnectAsync(ct);
+
+        await client.SendAsync(new { seq = "s", data = new { query = "q", origin_stream = false, segment = "sentence" } }, ct);
+        var stream = await client.ReadStreamAsync("s", ct);
+        var after = Parse(await http.GetStringAsync(new Uri(daemon.HttpUri, "metrics"), ct));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(stream.ContentFrames.Count(), Is.EqualTo(2));
+            Assert.That(after["gptws_segment_hold_seconds_count{mode=\"sentence\"}"], Is.EqualTo(2), "one observation per piece");
+            Assert.That(after["gptws_segment_hold_seconds_sum{mode=\"sentence\"}"], Is.GreaterThan(0.07), "the first piece waited for the next delta");
+            Assert.That(after.GetValueOrDefault("gptws_segment_hold_seconds_count{mode=\"tts\"}"), Is.Zero);
+        });
+    }
+
+    [Test, CancelAfter(20000)]
     public async Task Metrics_AfterAStream_CountersMoveInPrometheusTextFormat(CancellationToken ct)
     {
         await using var upstream = new FakeOpenAiServer(FakeOpenAiServer.Streams(["a", "b", "c", "d"]));

@@ -15,6 +15,7 @@ public sealed class DaemonMetrics
     private readonly Histogram _ttft;
     private readonly Histogram _duration;
     private readonly Counter _suppressed;
+    private readonly Histogram.Child[] _hold; // by SegmentMode, looked up once: observed for every sentence-mode piece
     private readonly Counter _dropped;
 
     /// <summary>Creates the metrics.</summary>
@@ -31,6 +32,12 @@ public sealed class DaemonMetrics
         _rejected = factory.CreateCounter("gptws_connections_rejected_total", "Handshakes refused, by reason.", new CounterConfiguration { LabelNames = ["reason"] });
         _suppressed = factory.CreateCounter("gptws_log_lines_suppressed_total", "Log lines about client refusals left out by the rate limit.");
         _dropped = factory.CreateCounter("gptws_connections_dropped_total", "Connections the daemon closed on a client's misbehaviour, by reason.", new CounterConfiguration { LabelNames = ["reason"] });
+        var hold = factory.CreateHistogram("gptws_segment_hold_seconds", "Sentence mode: from the arrival of a piece's first character to its release.", new HistogramConfiguration
+        {
+            LabelNames = ["mode"],
+            Buckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+        });
+        _hold = [.. Enum.GetValues<GptWsDaemon.Text.SegmentMode>().Select(m => hold.WithLabels(m.ToString().ToLowerInvariant()))];
         var buckets = new[] { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120 };
         _ttft = factory.CreateHistogram("gptws_upstream_ttft_seconds", "Upstream time to first token.", new HistogramConfiguration { Buckets = buckets });
         _duration = factory.CreateHistogram("gptws_upstream_duration_seconds", "Whole stream duration.", new HistogramConfiguration { Buckets = buckets });
@@ -83,6 +90,9 @@ public sealed class DaemonMetrics
 
     /// <summary>Counts a connection closed for a client's misbehaviour (message_timeout, pending_budget, …).</summary>
     public void CountDropped(string reason) => _dropped.WithLabels(reason).Inc();
+
+    /// <summary>Records how long sentence mode held a piece.</summary>
+    public void ObserveSegmentHold(GptWsDaemon.Text.SegmentMode mode, TimeSpan held) => _hold[(int)mode].Observe(held.TotalSeconds);
 
     /// <summary>Records an upstream TTFT.</summary>
     public void ObserveTimeToFirstToken(TimeSpan ttft) => _ttft.Observe(ttft.TotalSeconds);

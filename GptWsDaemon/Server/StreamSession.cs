@@ -83,6 +83,7 @@ public sealed class StreamSession : IDisposable
             }
 
             var segmenter = _request.OriginStream ? null : new SentenceSegmenter(_request.Segment, _minChars, tts: _tts);
+            var hold = segmenter is null ? null : new SegmentHoldClock();
             string finish = "stop";
             UsageInfo? usage = null;
             var code = ErrorCodes.Ok;
@@ -114,8 +115,9 @@ public sealed class StreamSession : IDisposable
                         }
                         else
                         {
+                            hold!.Appended(content.Length);
                             segmenter.Append(content);
-                            SendPieces(segmenter);
+                            SendPieces(segmenter, hold);
                         }
                     }
 
@@ -155,7 +157,7 @@ public sealed class StreamSession : IDisposable
                 if (segmenter is not null)
                 {
                     segmenter.Complete();
-                    SendPieces(segmenter);
+                    SendPieces(segmenter, hold!);
                 }
 
                 // Free the seq and the slots first: a client may reuse them the moment it reads the final frame.
@@ -180,10 +182,11 @@ public sealed class StreamSession : IDisposable
     /// <inheritdoc/>
     public void Dispose() => _cts.Dispose();
 
-    private void SendPieces(SentenceSegmenter segmenter)
+    private void SendPieces(SentenceSegmenter segmenter, SegmentHoldClock hold)
     {
         while (segmenter.TryTake(out var piece))
         {
+            _metrics.ObserveSegmentHold(_request.Segment, hold.Released(piece.Length));
             Send(ReplyFrames.Content(_request.Seq, _request.ReceivedAt, piece));
         }
     }
