@@ -18,7 +18,7 @@ public sealed class SettingsLoader
         ["openai"] = ["api_key", "base_url", "demo", "demo_token_delay_ms", "connect_timeout_seconds", "first_token_timeout_seconds", "idle_timeout_seconds", "max_stream_seconds", "max_retries", "retry_base_delay_ms"],
         ["limits"] = ["max_connections", "streams_per_connection", "max_streams", "max_message_bytes", "max_tokens", "idle_timeout_seconds", "ping_interval_seconds", "send_queue_frames", "pending_message_bytes", "message_timeout_seconds", "handshake_timeout_seconds"],
         ["text"] = ["segment", "min_chars"],
-        ["tts"] = ["first_min_chars", "min_chars", "max_chars"],
+        ["tts"] = ["first_min_chars", "min_chars", "max_chars", "code_placeholder"],
     };
 
     private readonly CliOptions _cli;
@@ -192,7 +192,8 @@ public sealed class SettingsLoader
             Tts = new TtsLimits(
                 ParseInt(Pick(null, null, "tts:first_min_chars"), 6, 1, 1000),
                 ParseInt(Pick(null, null, "tts:min_chars"), 20, 0, 10_000),
-                ParseInt(Pick(null, null, "tts:max_chars"), 150, 10, 4096)),
+                ParseInt(Pick(null, null, "tts:max_chars"), 150, 10, 4096),
+                Pick(null, null, "tts:code_placeholder").Value ?? string.Empty),
             MinChars = ParseInt(Pick(null, null, "text:min_chars"), 0, 0, 10_000),
             ModelAliases = LoadAliases(),
         };

@@ -29,6 +29,9 @@ public sealed record ChatRequest
     /// <summary>Granularity when <see cref="OriginStream"/> is false.</summary>
     public SegmentMode Segment { get; init; }
 
+    /// <summary>Whether Markdown that is not meant to be spoken is removed before relaying (protocol.md §5.5).</summary>
+    public bool StripMarkdown { get; init; }
+
     /// <summary>True: send only model, messages/prompt and stream; false: send every sampling parameter.</summary>
     public bool OpenAiParameter { get; init; } = true;
 

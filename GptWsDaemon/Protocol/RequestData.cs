@@ -20,6 +20,9 @@ internal sealed class RequestData
     /// <summary><c>segment</c>.</summary>
     public JsonElement Segment { get; private set; }
 
+    /// <summary><c>markdown</c>.</summary>
+    public JsonElement Markdown { get; private set; }
+
     /// <summary><c>openai_parameter</c>.</summary>
     public JsonElement OpenAiParameter { get; private set; }
 
@@ -69,6 +72,10 @@ internal sealed class RequestData
             else if (field.NameEquals("segment"u8))
             {
                 d.Segment = field.Value;
+            }
+            else if (field.NameEquals("markdown"u8))
+            {
+                d.Markdown = field.Value;
             }
             else if (field.NameEquals("openai_parameter"u8))
             {

@@ -127,6 +127,12 @@ public sealed class RequestParser
 
         var upstreamModel = _settings.ModelAliases.TryGetValue(model, out var alias) ? alias : model;
         var completions = IsCompletionsModel(upstreamModel);
+        var stripMarkdown = RequestFields.OptionalString(data.Markdown, "markdown") switch
+        {
+            null or "keep" => false,
+            "strip" => true,
+            var other => throw new RequestFieldException(ErrorCodes.BadParameter, $"markdown: must be \"keep\" or \"strip\", not \"{RequestFields.Trim(other)}\""),
+        };
         var segment = RequestFields.OptionalString(data.Segment, "segment") switch
         {
             null => _settings.Segment,
@@ -153,7 +159,7 @@ public sealed class RequestParser
             {
                 Seq = seq, Model = model, UpstreamModel = upstreamModel, IsCompletions = true,
                 Prompt = query.Length > 0 ? query : FlattenToPrompt(messages),
-                OriginStream = RequestFields.Bool(data.OriginStream, "origin_stream", true), Segment = segment,
+                OriginStream = RequestFields.Bool(data.OriginStream, "origin_stream", true), Segment = segment, StripMarkdown = stripMarkdown,
                 OpenAiParameter = RequestFields.Bool(data.OpenAiParameter, "openai_parameter", true), Parameters = parameters, ReceivedAt = receivedAt,
             };
         }
@@ -167,7 +173,7 @@ public sealed class RequestParser
         return new ChatRequest
         {
             Seq = seq, Model = model, UpstreamModel = upstreamModel, Messages = messages,
-            OriginStream = RequestFields.Bool(data.OriginStream, "origin_stream", true), Segment = segment,
+            OriginStream = RequestFields.Bool(data.OriginStream, "origin_stream", true), Segment = segment, StripMarkdown = stripMarkdown,
             OpenAiParameter = RequestFields.Bool(data.OpenAiParameter, "openai_parameter", true), Parameters = parameters, ReceivedAt = receivedAt,
         };
     }

@@ -84,6 +84,8 @@ public sealed class StreamSession : IDisposable
 
             var segmenter = _request.OriginStream ? null : new SentenceSegmenter(_request.Segment, _minChars, tts: _tts);
             var hold = segmenter is null ? null : new SegmentHoldClock();
+            var stripper = _request.StripMarkdown ? new MarkdownStripper(_tts.CodePlaceholder) : null;
+            var stripped = stripper is null ? null : new System.Text.StringBuilder();
             string finish = "stop";
             UsageInfo? usage = null;
             var code = ErrorCodes.Ok;
@@ -107,17 +109,16 @@ public sealed class StreamSession : IDisposable
 
                     if (!chunk.Content.IsEmpty)
                     {
-                        var content = chunk.Content.Span;
                         _tokens++;
-                        if (segmenter is null)
+                        if (stripper is null)
                         {
-                            Send(ReplyFrames.Content(_request.Seq, _request.ReceivedAt, content));
+                            Relay(chunk.Content.Span, segmenter, hold);
                         }
                         else
                         {
-                            hold!.Appended(content.Length);
-                            segmenter.Append(content);
-                            SendPieces(segmenter, hold);
+                            stripped!.Clear();
+                            stripper.Append(chunk.Content.Span, stripped);
+                            RelayStripped(stripped, segmenter, hold);
                         }
                     }
 
@@ -154,6 +155,13 @@ public sealed class StreamSession : IDisposable
             if (_reason != StreamEndReason.ConnectionLost)
             {
                 // protocol.md §5: "content is never lost: with origin_stream=false the unfinished tail is flushed as a content frame first".
+                if (stripper is not null)
+                {
+                    stripped!.Clear();
+                    stripper.Complete(stripped);
+                    RelayStripped(stripped, segmenter, hold);
+                }
+
                 if (segmenter is not null)
                 {
                     segmenter.Complete();
@@ -181,6 +189,33 @@ public sealed class StreamSession : IDisposable
 
     /// <inheritdoc/>
     public void Dispose() => _cts.Dispose();
+
+    /// <summary>Text for the client: a frame of its own (origin_stream) or into the segmenter, whose finished pieces go out.</summary>
+    private void Relay(ReadOnlySpan<char> text, SentenceSegmenter? segmenter, SegmentHoldClock? hold)
+    {
+        if (text.IsEmpty)
+        {
+            return;
+        }
+
+        if (segmenter is null)
+        {
+            Send(ReplyFrames.Content(_request.Seq, _request.ReceivedAt, text));
+            return;
+        }
+
+        hold!.Appended(text.Length);
+        segmenter.Append(text);
+        SendPieces(segmenter, hold);
+    }
+
+    private void RelayStripped(System.Text.StringBuilder stripped, SentenceSegmenter? segmenter, SegmentHoldClock? hold)
+    {
+        foreach (var part in stripped.GetChunks())
+        {
+            Relay(part.Span, segmenter, hold);
+        }
+    }
 
     private void SendPieces(SentenceSegmenter segmenter, SegmentHoldClock hold)
     {

@@ -7,7 +7,8 @@ namespace GptWsDaemon.Text;
 /// <param name="FirstMinChars">The first piece is released at the first clause or sentence end with at least this weight.</param>
 /// <param name="MinChars">After it, whole sentences are merged while lighter than this.</param>
 /// <param name="MaxChars">A piece that grows longer than this many characters is cut at its last clause mark, else at a space.</param>
-public sealed record TtsLimits(int FirstMinChars = 6, int MinChars = 20, int MaxChars = 150)
+/// <param name="CodePlaceholder">With <c>"markdown": "strip"</c>, what a fenced code block becomes (nothing when empty).</param>
+public sealed record TtsLimits(int FirstMinChars = 6, int MinChars = 20, int MaxChars = 150, string CodePlaceholder = "")
 {
     /// <summary>The weight of <paramref name="text"/>: CJK 2, white space 0, anything else 1.</summary>
     public static int Weight(ReadOnlySpan<char> text)
