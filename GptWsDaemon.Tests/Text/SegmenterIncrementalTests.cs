@@ -40,7 +40,10 @@ public sealed class SegmenterIncrementalTests
         segmenter.Append("他说：“好。");
         Assert.That(segmenter.TryTake(out _), Is.False, "a closing quote may still follow");
 
+        // After the quote, the next words may be an attribution ("”他说。", GB/T 15834): they are read up to their mark.
         segmenter.Append("”然");
+        Assert.That(segmenter.TryTake(out _), Is.False, "an attribution may still follow");
+        segmenter.Append("后走了。");
         Assert.That(segmenter.TryTake(out var piece), Is.True);
         Assert.That(piece, Is.EqualTo("他说：“好。”"));
     }

@@ -1,3 +1,4 @@
+// Over 300 lines: a terminator run is decided in one pass over shared locals (run counts, closers, the next character).
 namespace GptWsDaemon.Text;
 
 /// <summary>
@@ -123,8 +124,25 @@ internal static class TerminatorRule
         {
             // A full-width point between digits is a decimal point ("３．１４").
             var isDecimal = runEnd - i == 1 && text[i] == '．' && char.IsDigit(prev) && !hasSpace && char.IsDigit(x);
+            if (!isDecimal && closed > runEnd && DialogueRule.IsClosingQuote(text[closed - 1]) && !hasSpace && CharClass.IsCjk(x))
+            {
+                // GB/T 15834 (引号): in "“你好。”他说。" the attribution after the quote belongs to the same sentence.
+                var attribution = DialogueRule.Attribution(text, w, isFinal);
+                if (attribution != ScanVerdict.Boundary)
+                {
+                    value = attribution == ScanVerdict.NeedMore ? i : closed;
+                    return attribution;
+                }
+            }
+
             value = isDecimal ? closed : w;
             return isDecimal ? ScanVerdict.NoBoundary : ScanVerdict.Boundary;
+        }
+
+        if (ellipses > 0 && bangs == 0 && dots == 0 && closed == runEnd && !hasSpace && DialogueRule.IsPause(text, i, x))
+        {
+            value = closed;
+            return ScanVerdict.NoBoundary;
         }
 
         if (bangs > 0 || ellipses > 0 || (dots > 1 && !spaced))
