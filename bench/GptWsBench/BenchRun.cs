@@ -15,7 +15,7 @@ namespace GptWsBench;
 public static class BenchRun
 {
     private const string ApiKey = "sk-bench-not-a-real-key";
-    private static readonly string[] DaemonModes = ["origin", "sentence"];
+    private static readonly string[] DaemonModes = ["origin", "sentence", "tts"]; // tts only when --paths names it
 
     /// <summary>The calibration path's name (the report knows it by this name).</summary>
     public const string RelayPath = "relay (calibration)";
@@ -71,7 +71,7 @@ public static class BenchRun
             foreach (var (engine, daemon) in daemons.Daemons)
             {
                 var url = new Uri($"ws://127.0.0.1:{daemon.Port}/ws");
-                paths.Add((new WsPath(DaemonPath(mode, engine), url, originStream: mode == "origin"), new ProcessProbe(daemon.Pid)));
+                paths.Add((new WsPath(DaemonPath(mode, engine), url, originStream: mode == "origin", segment: mode == "tts" ? "tts" : null), new ProcessProbe(daemon.Pid)));
             }
         }
 

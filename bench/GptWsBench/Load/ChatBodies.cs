@@ -16,6 +16,6 @@ public static class ChatBodies
         $"{{\"model\":\"gpt-3.5-turbo\",\"messages\":[{{\"role\":\"user\",\"content\":\"bench#{id}# hi{Padding}\"}}],\"stream\":true,\"stream_options\":{{\"include_usage\":true}}}}");
 
     /// <summary>A GptWsDaemon request frame.</summary>
-    public static byte[] Daemon(int id, bool originStream) => Encoding.UTF8.GetBytes(
-        $"{{\"seq\":\"s{id}\",\"data\":{{\"messages\":[{{\"role\":\"user\",\"content\":\"bench#{id}# hi{Padding}\"}}],\"model\":\"gpt-3.5-turbo\",\"origin_stream\":{(originStream ? "true" : "false")}}}}}");
+    public static byte[] Daemon(int id, bool originStream, string? segment = null) => Encoding.UTF8.GetBytes(
+        $"{{\"seq\":\"s{id}\",\"data\":{{\"messages\":[{{\"role\":\"user\",\"content\":\"bench#{id}# hi{Padding}\"}}],\"model\":\"gpt-3.5-turbo\",\"origin_stream\":{(originStream ? "true" : "false")}{(segment is null ? string.Empty : $",\"segment\":\"{segment}\"")}}}}}");
 }

@@ -12,11 +12,12 @@ public sealed class WsPath : IStreamPath
     private readonly HttpMessageInvoker _invoker;
 
     /// <summary>Creates the path for <paramref name="url"/> (ws://127.0.0.1:P/ws).</summary>
-    public WsPath(string name, Uri url, bool originStream)
+    public WsPath(string name, Uri url, bool originStream, string? segment = null)
     {
         Name = name;
         Url = url;
         OriginStream = originStream;
+        Segment = segment;
         _invoker = new HttpMessageInvoker(new SocketsHttpHandler
         {
             ConnectTimeout = TimeSpan.FromSeconds(10),
@@ -35,12 +36,15 @@ public sealed class WsPath : IStreamPath
     /// <summary>The request's origin_stream.</summary>
     public bool OriginStream { get; }
 
+    /// <summary>The request's segment, or null for the daemon's default.</summary>
+    public string? Segment { get; }
+
     /// <inheritdoc/>
     public int ReleaseLookahead => OriginStream ? 0 : 1;
 
     /// <inheritdoc/>
     public async Task<IStreamWorker> OpenWorkerAsync(CancellationToken cancellationToken) =>
-        new WsWorker(await ConnectAsync(cancellationToken).ConfigureAwait(false), OriginStream);
+        new WsWorker(await ConnectAsync(cancellationToken).ConfigureAwait(false), OriginStream, Segment);
 
     /// <summary>Opens one WebSocket to the daemon.</summary>
     public async Task<ClientWebSocket> ConnectAsync(CancellationToken cancellationToken)

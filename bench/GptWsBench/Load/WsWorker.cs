@@ -10,20 +10,22 @@ public sealed class WsWorker : IStreamWorker
 {
     private readonly ClientWebSocket _socket;
     private readonly bool _originStream;
+    private readonly string? _segment;
     private byte[] _buffer = ArrayPool<byte>.Shared.Rent(8192);
 
     /// <summary>Wraps an open socket.</summary>
-    public WsWorker(ClientWebSocket socket, bool originStream)
+    public WsWorker(ClientWebSocket socket, bool originStream, string? segment = null)
     {
         _socket = socket;
         _originStream = originStream;
+        _segment = segment;
     }
 
     /// <inheritdoc/>
     public async Task RunAsync(StreamTracker tracker, CancellationToken cancellationToken)
     {
         var seq = Encoding.ASCII.GetBytes("s" + tracker.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        var request = ChatBodies.Daemon(tracker.Id, _originStream);
+        var request = ChatBodies.Daemon(tracker.Id, _originStream, _segment);
         try
         {
             tracker.Started(Stopwatch.GetTimestamp());

@@ -187,11 +187,11 @@ public sealed class Report
     private string GcTable()
     {
         var b = new StringBuilder();
-        b.AppendLine("| streams | path | window s | allocated B per token | allocated MB/s | GCs gen0 / gen1 / gen2 | GC pause ms total (per GC) | paused % of window |");
-        b.AppendLine("|---:|---|---:|---:|---:|---:|---:|---:|");
+        b.AppendLine("| streams | path | window s | allocated B per token | allocated MB/s | GCs gen0 / gen1 / gen2 | GC pause ms total (per GC) | paused % of window | segment hold p50 / p99 ms |");
+        b.AppendLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var c in _options.Concurrency)
         {
-            foreach (var path in _f.Engines.Select(RunFigures.Origin).Concat(_f.Engines.Select(RunFigures.Sentence)))
+            foreach (var path in _f.Engines.Select(RunFigures.Origin).Concat(_f.Engines.Select(RunFigures.Sentence)).Concat(_f.Engines.Select(e => BenchRun.DaemonPath("tts", e))))
             {
                 if (_f.Get(path, c) is not { Runtime: { } g } r)
                 {
@@ -200,12 +200,18 @@ public sealed class Report
 
                 var window = _options.WindowAt(c).TotalSeconds;
                 var perGc = g.Collections > 0 ? Inv($"{g.PauseSeconds * 1000 / g.Collections:F1}") : "–";
-                b.AppendLine(Inv($"| {c:N0} | {path} | {window:0.#} | {r.AllocatedBytesPerToken:F0} | {g.AllocatedBytes / window / 1e6:F2} | {g.Gen0:0} / {g.Gen1:0} / {g.Gen2:0} | {g.PauseSeconds * 1000:F1} ({perGc}) | {g.PauseSeconds / window * 100:F2} |"));
+                b.AppendLine(Inv($"| {c:N0} | {path} | {window:0.#} | {r.AllocatedBytesPerToken:F0} | {g.AllocatedBytes / window / 1e6:F2} | {g.Gen0:0} / {g.Gen1:0} / {g.Gen2:0} | {g.PauseSeconds * 1000:F1} ({perGc}) | {g.PauseSeconds / window * 100:F2} | {Hold(g)} |"));
             }
         }
 
         return b.ToString();
     }
+
+    /// <summary>The sentence modes' hold (gptws_segment_hold_seconds) in the window, per mode that cut pieces.</summary>
+    private static string Hold(GptWsBench.Measure.RuntimeDelta g) =>
+        g.Hold.Where(h => h.Value is not null) is var held && held.Any()
+            ? string.Join("; ", held.Select(h => Inv($"{h.Key} {h.Value!.Value.P50:F1} / {h.Value.Value.P99:F1}")))
+            : "–";
 
     private IEnumerable<string> IdleLines() => !_f.IdleRan
         ? ["idle test: not run"]
