@@ -27,6 +27,8 @@ public sealed class SegmenterPropertyTests
     [TestCase(SegmentMode.Sentence, 12)]
     [TestCase(SegmentMode.Clause, 21)]
     [TestCase(SegmentMode.Clause, 22)]
+    [TestCase(SegmentMode.Tts, 31)]
+    [TestCase(SegmentMode.Tts, 32)]
     public void Append_RandomTextAnyChunking_ConcatenatesToInputAndMatchesWholeFeed(SegmentMode mode, int seed)
     {
         var random = new Random(seed);
