@@ -11,14 +11,17 @@ public sealed class LogThrottle
     private readonly int _burst;
     private readonly long _interval;
     private readonly Action<long>? _onSuppressed;
+    private readonly Func<long> _clock; // Stopwatch ticks
     private readonly Lock _lock = new();
     private int _written;
     private long _suppressed;
     private long _summaryDue;
 
     /// <summary>Creates a throttle; <paramref name="onSuppressed"/> counts each suppressed line (the metric).</summary>
-    public LogThrottle(int burst, TimeSpan interval, Action<long>? onSuppressed = null)
+    /// <param name="clock">Stopwatch ticks now (tests pass their own).</param>
+    public LogThrottle(int burst, TimeSpan interval, Action<long>? onSuppressed = null, Func<long>? clock = null)
     {
+        _clock = clock ?? Stopwatch.GetTimestamp;
         _burst = burst;
         _interval = (long)(interval.TotalSeconds * Stopwatch.Frequency);
         _onSuppressed = onSuppressed;
@@ -40,7 +43,7 @@ public sealed class LogThrottle
             }
 
             _suppressed++;
-            var now = Stopwatch.GetTimestamp();
+            var now = _clock();
             if (_summaryDue == 0)
             {
                 _summaryDue = now + _interval;

@@ -275,18 +275,6 @@ public sealed class ClientConnection : IDisposable
         }
     }
 
-    /// <summary>Sets why and how the connection closes, unless that was decided already; true when this call decided it.</summary>
-    internal bool MarkClosing(WebSocketCloseStatus status, string reason)
-    {
-        if (Interlocked.CompareExchange(ref _closeReason, reason, null) is not null)
-        {
-            return false;
-        }
-
-        _closeStatus = status;
-        return true;
-    }
-
     /// <summary>True once the connection is closing: no new streams.</summary>
     internal bool IsClosing => _serverStopping.IsCancellationRequested || Volatile.Read(ref _closeReason) is not null;
 

@@ -69,12 +69,9 @@ internal sealed class ConnectionInbox(ClientConnection connection, MessageReader
     private bool OverPendingBudget(long receivedAt)
     {
         const string Reason = "the daemon's budget for unfinished messages is spent (limits.pending_message_bytes)";
-        Log.Warn("conn={0} dropped: {1}", connection.Id, Reason);
-        metrics.CountDropped("pending_budget");
         connection.Send(ReplyFrames.Error(ErrorCodes.FrameTooLarge, Reason + "; connection closed", null, receivedAt));
-        connection.MarkClosing(WebSocketCloseStatus.MessageTooBig, Reason);
-
-        return false;
+        connection.Drop(WebSocketCloseStatus.MessageTooBig, Reason, "pending_budget");
+        return false; // the rest of the message is never read
     }
 
     private void Handle(ClientCommand command)
