@@ -51,9 +51,6 @@ public sealed class DaemonServer : IAsyncDisposable
     /// <summary>The URL the engine is bound to.</summary>
     public string Url => _engine.Url;
 
-    /// <summary>The engine in front.</summary>
-    public IServerEngine Engine => _engine;
-
     /// <summary>Open WebSocket connections.</summary>
     public int Connections => Volatile.Read(ref _openConnections);
 

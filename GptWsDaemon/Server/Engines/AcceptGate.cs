@@ -13,17 +13,9 @@ namespace GptWsDaemon.Server.Engines;
 public sealed class AcceptGate : IDisposable
 {
     private readonly SemaphoreSlim _slots;
-    private readonly int _capacity;
 
     /// <summary>Creates a gate of <paramref name="capacity"/> slots.</summary>
-    public AcceptGate(int capacity)
-    {
-        _capacity = capacity;
-        _slots = new SemaphoreSlim(capacity, capacity);
-    }
-
-    /// <summary>Slots taken now.</summary>
-    public int InUse => _capacity - _slots.CurrentCount;
+    public AcceptGate(int capacity) => _slots = new SemaphoreSlim(capacity, capacity);
 
     /// <inheritdoc/>
     public void Dispose() => _slots.Dispose();

@@ -35,9 +35,6 @@ public sealed class KestrelEngine : IServerEngine
     /// <inheritdoc/>
     public string Url { get; }
 
-    /// <summary>Sockets open now, as the gate counts them (for tests and /healthz).</summary>
-    public int OpenSockets => _gate.InUse;
-
     /// <inheritdoc/>
     public async Task StartAsync(Func<IHttpExchange, Task> handler)
     {
