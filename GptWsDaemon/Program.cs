@@ -77,9 +77,9 @@ internal static class Program
         }
 
         var metrics = new DaemonMetrics();
-        var redactor = new SecretRedactor([settings.ApiKey, .. settings.AccessTokens]);
-        using var openAi = settings.Demo ? null : new OpenAiUpstream(settings, redactor, metrics);
-        IChatUpstream upstream = openAi is null ? new DemoUpstream(settings.DemoTokenDelay) : openAi;
+        var redactor = new SecretRedactor([.. settings.Providers.SelectMany(p => p.ApiKeys), .. settings.AccessTokens]);
+        using var providers = settings.Demo ? null : new ProviderStreams(settings, redactor, metrics);
+        IChatUpstream upstream = providers is null ? new DemoUpstream(settings.DemoTokenDelay) : providers;
         await using var server = new DaemonServer(settings, upstream, metrics);
         try
         {
@@ -98,7 +98,15 @@ internal static class Program
         }
         else
         {
-            log.Info("upstream: {0} (API key set)", settings.BaseUrl);
+            foreach (var p in providers!.Providers)
+            {
+                log.Info("provider {0}: {1} at {2}, keys {3}", p.Name, p.Settings.Kind.ToString().ToLowerInvariant(), p.Settings.BaseUrl, string.Join(", ", p.Keys.Keys));
+            }
+
+            foreach (var section in settings.LiteralKeyProviders)
+            {
+                log.Warn("[{0}] api_keys holds a key in the ini itself: prefer env:NAME or file:/path, kept out of the file", section);
+            }
         }
 
         if (settings.AccessTokens.Count == 0 && !settings.IsLoopback)

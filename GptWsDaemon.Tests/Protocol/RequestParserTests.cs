@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using GptWsDaemon.Config;
 using GptWsDaemon.Protocol;
+using GptWsDaemon.Upstream.Dialects;
 using GptWsDaemon.Text;
 
 namespace GptWsDaemon.Tests.Protocol;
@@ -25,7 +26,6 @@ public sealed class RequestParserTests
             Assert.That(request.Messages, Is.EqualTo(new[] { new ChatMessage("user", "杭州都有什么景色？") }));
             Assert.That(request.Model, Is.EqualTo("gpt-3.5-turbo"));
             Assert.That(request.UpstreamModel, Is.EqualTo("gpt-3.5-turbo"));
-            Assert.That(request.IsCompletions, Is.False);
             Assert.That(request.OriginStream, Is.False);
             Assert.That(request.ReceivedAt, Is.EqualTo(123456));
         });
@@ -40,7 +40,6 @@ public sealed class RequestParserTests
             // protocol.md §4 table defaults.
             Assert.That(request.Model, Is.EqualTo("gpt-3.5-turbo"));
             Assert.That(request.UpstreamModel, Is.EqualTo("gpt-3.5-turbo"));
-            Assert.That(request.IsCompletions, Is.False);
             Assert.That(request.OriginStream, Is.True);
             Assert.That(request.Segment, Is.EqualTo(SegmentMode.Clause));
             Assert.That(request.OpenAiParameter, Is.True);
@@ -52,7 +51,7 @@ public sealed class RequestParserTests
             Assert.That(request.Parameters.BestOf, Is.EqualTo(1));
             Assert.That(request.Parameters.Stop, Is.EqualTo(new[] { "Human:" }));
             Assert.That(request.Messages, Is.EqualTo(new[] { new ChatMessage("user", "hi") }));
-            Assert.That(request.Prompt, Is.Empty);
+            Assert.That(request.Query, Is.EqualTo("hi"));
         });
     }
 
@@ -461,9 +460,9 @@ public sealed class RequestParserTests
         var caseDiffers = Chat("""{"seq":"s","data":{"query":"q","model":"GPT-4"}}""", settings);
         Assert.Multiple(() =>
         {
-            Assert.That((aliased.Model, aliased.UpstreamModel, aliased.IsCompletions), Is.EqualTo(("gpt-4", "gpt-4o", false)));
+            Assert.That((aliased.Model, aliased.UpstreamModel, OpenAiDialect.IsCompletionsModel(aliased.UpstreamModel)), Is.EqualTo(("gpt-4", "gpt-4o", false)));
             // Routing follows the model actually sent: an alias onto a chat model goes to /chat/completions.
-            Assert.That((retired.Model, retired.UpstreamModel, retired.IsCompletions), Is.EqualTo(("old-instruct", "gpt-4o-mini", false)));
+            Assert.That((retired.Model, retired.UpstreamModel, OpenAiDialect.IsCompletionsModel(retired.UpstreamModel)), Is.EqualTo(("old-instruct", "gpt-4o-mini", false)));
             Assert.That(retired.Messages, Has.Count.EqualTo(1));
             Assert.That(caseDiffers.UpstreamModel, Is.EqualTo("GPT-4"), "aliases match the model name exactly");
         });
@@ -477,9 +476,8 @@ public sealed class RequestParserTests
         {
             Assert.That(request.Model, Is.EqualTo("text-davinci-003"));
             Assert.That(request.UpstreamModel, Is.EqualTo("gpt-3.5-turbo-instruct"));
-            Assert.That(request.IsCompletions, Is.True);
-            Assert.That(request.Prompt, Is.EqualTo("Human: 你好\nAI:"));
-            Assert.That(request.Messages, Is.Empty);
+            Assert.That(OpenAiDialect.IsCompletionsModel(request.UpstreamModel), Is.True);
+            Assert.That(PromptSent(request), Is.EqualTo("Human: 你好\nAI:"));
         });
     }
 
@@ -496,7 +494,7 @@ public sealed class RequestParserTests
     [TestCase("my-model-instruct", true)]
     public void IsCompletionsModel_ModelName_RoutesBySpec(string model, bool completions)
     {
-        Assert.That(RequestParser.IsCompletionsModel(model), Is.EqualTo(completions));
+        Assert.That(OpenAiDialect.IsCompletionsModel(model), Is.EqualTo(completions));
     }
 
     [Test]
@@ -515,9 +513,8 @@ public sealed class RequestParserTests
         var request = Chat("""{"seq":"s","data":{"model":"gpt-3.5-turbo-instruct","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi"},{"role":"assistant","content":"hello"},{"role":"user","content":"杭州?"}]}}""");
         Assert.Multiple(() =>
         {
-            Assert.That(request.IsCompletions, Is.True);
-            Assert.That(request.Prompt, Is.EqualTo("be brief\nHuman: hi\nAI: hello\nHuman: 杭州?\nAI:"));
-            Assert.That(request.Messages, Is.Empty);
+            Assert.That(OpenAiDialect.IsCompletionsModel(request.UpstreamModel), Is.True);
+            Assert.That(PromptSent(request), Is.EqualTo("be brief\nHuman: hi\nAI: hello\nHuman: 杭州?\nAI:"));
         });
     }
 
@@ -525,7 +522,7 @@ public sealed class RequestParserTests
     public void Parse_QueryAndMessagesWithCompletionsModel_QueryIsThePrompt()
     {
         var request = Chat("""{"seq":"s","data":{"model":"davinci-002","query":"Q","messages":[{"role":"user","content":"ignored"}]}}""");
-        Assert.That((request.IsCompletions, request.Prompt), Is.EqualTo((true, "Q")));
+        Assert.That((OpenAiDialect.IsCompletionsModel(request.UpstreamModel), PromptSent(request)), Is.EqualTo((true, "Q")));
     }
 
     [Test]
@@ -691,5 +688,12 @@ public sealed class RequestParserTests
         var command = Parse(frame);
         Assert.That(command, Is.TypeOf<ClientCommand.Invalid>(), () => $"{command}");
         return (ClientCommand.Invalid)command;
+    }
+
+    /// <summary>The prompt the OpenAI dialect sends for a prompt-only model (the flattening is the dialect's, not the protocol's).</summary>
+    private static string? PromptSent(ChatRequest request)
+    {
+        using var body = System.Text.Json.JsonDocument.Parse(new OpenAiDialect("http://127.0.0.1/v1").WriteBody(request, request.UpstreamModel));
+        return body.RootElement.GetProperty("prompt").GetString();
     }
 }

@@ -109,7 +109,7 @@ public sealed partial class MetricsTests(EngineKind engine) : EngineTests(engine
 
         var health = JsonDocument.Parse(await http.GetStringAsync(new Uri(daemon.HttpUri, "healthz"), ct)).RootElement;
 
-        Assert.That(health.GetRawText(), Is.EqualTo("{\"status\":\"ok\",\"upstream\":\"openai\",\"connections\":1,\"streams\":1}"));
+        Assert.That(health.GetRawText(), Is.EqualTo("{\"status\":\"ok\",\"upstream\":\"providers\",\"connections\":1,\"streams\":1,\"providers\":[{\"name\":\"openai\",\"kind\":\"openai\",\"keys\":[{\"id\":\"…0000\",\"state\":\"ok\"}]}]}"));
     }
 
     [TestCase("GET", "/nope", HttpStatusCode.NotFound)]

@@ -10,9 +10,9 @@ namespace GptWsDaemon.Tests.Support;
 /// <summary>A real daemon in this process, on a free loopback port, talking to a fake upstream or the demo model.</summary>
 public sealed class DaemonFixture : IAsyncDisposable
 {
-    private readonly OpenAiUpstream? _openAi;
+    private readonly ProviderStreams? _openAi;
 
-    private DaemonFixture(DaemonSettings settings, IChatUpstream upstream, DaemonMetrics metrics, OpenAiUpstream? openAi)
+    private DaemonFixture(DaemonSettings settings, IChatUpstream upstream, DaemonMetrics metrics, ProviderStreams? openAi)
     {
         Settings = settings;
         Metrics = metrics;
@@ -45,7 +45,7 @@ public sealed class DaemonFixture : IAsyncDisposable
             RetryBaseDelay = TimeSpan.FromMilliseconds(20),
         });
         var metrics = new DaemonMetrics();
-        var openAi = new OpenAiUpstream(settings, new SecretRedactor([settings.ApiKey, .. settings.AccessTokens]), metrics);
+        var openAi = new ProviderStreams(settings, new SecretRedactor([.. settings.Providers.SelectMany(p => p.ApiKeys), .. settings.AccessTokens]), metrics);
         return StartedAsync(new DaemonFixture(settings, openAi, metrics, openAi));
     }
 

@@ -1,6 +1,7 @@
 using System.Text;
 using GptWsDaemon.Protocol;
 using GptWsDaemon.Upstream;
+using GptWsDaemon.Upstream.Dialects;
 
 namespace GptWsDaemon.Tests.Upstream;
 

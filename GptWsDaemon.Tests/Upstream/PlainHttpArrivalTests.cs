@@ -274,7 +274,7 @@ public sealed class PlainHttpArrivalTests
 
     private static string Delta(string content) => KeepAliveUpstream.Delta(content);
 
-    private static OpenAiUpstream Create(KeepAliveUpstream upstream, TimeSpan? idle = null)
+    private static ProviderStreams Create(KeepAliveUpstream upstream, TimeSpan? idle = null)
     {
         var settings = new DaemonSettings
         {
@@ -283,7 +283,7 @@ public sealed class PlainHttpArrivalTests
             MaxRetries = 0,
             UpstreamIdleTimeout = idle ?? TimeSpan.FromSeconds(5),
         };
-        return new OpenAiUpstream(settings, new SecretRedactor([settings.ApiKey!]), new DaemonMetrics());
+        return new ProviderStreams(settings, new SecretRedactor([settings.ApiKey!]), new DaemonMetrics());
     }
 
     private static ChatRequest Request() => new()
@@ -294,14 +294,14 @@ public sealed class PlainHttpArrivalTests
         Messages = [new ChatMessage("user", "hi")],
     };
 
-    private static async Task<string> ContentOf(OpenAiUpstream openAi, CancellationToken ct)
+    private static async Task<string> ContentOf(ProviderStreams openAi, CancellationToken ct)
     {
         var (content, error) = await RunAsync(openAi, ct);
         Assert.That(error, Is.Null, error?.ToString());
         return content;
     }
 
-    private static async Task<(string Content, Exception? Error)> RunAsync(OpenAiUpstream openAi, CancellationToken ct)
+    private static async Task<(string Content, Exception? Error)> RunAsync(ProviderStreams openAi, CancellationToken ct)
     {
         var received = new StringBuilder();
         try

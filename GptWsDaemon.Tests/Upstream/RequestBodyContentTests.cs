@@ -76,7 +76,7 @@ public sealed class RequestBodyContentTests
         Assert.Multiple(() =>
         {
             Assert.That(slim.Messages, Is.Empty);
-            Assert.That(slim.Prompt, Is.Empty);
+            Assert.That(slim.Query, Is.Empty);
             Assert.That(slim with { Messages = request.Messages }, Is.EqualTo(request));
             Assert.That(request.Messages, Has.Count.EqualTo(1), "the original is left as it was");
             Assert.That(slim.WithoutText(), Is.SameAs(slim), "nothing to drop: no copy");

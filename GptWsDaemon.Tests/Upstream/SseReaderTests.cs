@@ -104,7 +104,7 @@ public sealed class SseReaderTests
     {
         // WHATWG dispatch step 2: "If the data buffer is an empty string, set the data buffer and the event type buffer to
         // the empty string and return." SseParser would report "error" for the second block; that would turn a normal
-        // chunk into a mid-stream error in OpenAiUpstream.
+        // chunk into a mid-stream error in ProviderStreams.
         var bytes = "event: error\n\ndata: {}\n\n"u8.ToArray();
         var events = await ReadOursAsync(ChunkedStream.Whole(bytes), 1024, ct);
 

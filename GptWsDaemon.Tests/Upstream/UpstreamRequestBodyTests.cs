@@ -2,24 +2,26 @@ using System.Text;
 using System.Text.Json;
 using GptWsDaemon.Config;
 using GptWsDaemon.Protocol;
-using GptWsDaemon.Upstream;
+using GptWsDaemon.Upstream.Dialects;
 
 namespace GptWsDaemon.Tests.Upstream;
 
-/// <summary><see cref="UpstreamRequestBody"/>: protocol.md §4 <c>openai_parameter</c> and the /chat/completions vs /completions split.</summary>
+/// <summary><see cref="OpenAiDialect"/> requests: protocol.md §4 <c>openai_parameter</c> and the /chat/completions vs /completions split.</summary>
 [Category("unit")]
 [TestFixture]
 public sealed class UpstreamRequestBodyTests
 {
+    private static readonly OpenAiDialect Dialect = new("http://127.0.0.1/v1");
+
     [Test]
     public void Write_ChatWithProviderDefaults_SendsOnlyModelMessagesAndStream()
     {
         var request = Request("""{"seq":"s","data":{"messages":[{"role":"system","content":"be brief"},{"role":"user","content":"杭州\"🌸"}]}}""");
         Assert.Multiple(() =>
         {
-            Assert.That(UpstreamRequestBody.PathFor(request), Is.EqualTo("/chat/completions"));
+            Assert.That(Dialect.UriFor(request, request.UpstreamModel).AbsolutePath, Is.EqualTo("/v1/chat/completions"));
             Assert.That(
-                Encoding.UTF8.GetString(UpstreamRequestBody.Write(request)),
+                Encoding.UTF8.GetString(Dialect.WriteBody(request, request.UpstreamModel)),
                 Is.EqualTo("""{"model":"gpt-3.5-turbo","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"杭州\"\uD83C\uDF38"}],"stream":true,"stream_options":{"include_usage":true}}"""));
         });
     }
@@ -30,9 +32,9 @@ public sealed class UpstreamRequestBodyTests
         var request = Request("""{"seq":"s","data":{"query":"Human: hi\nAI:","model":"gpt-3.5-turbo-instruct"}}""");
         Assert.Multiple(() =>
         {
-            Assert.That(UpstreamRequestBody.PathFor(request), Is.EqualTo("/completions"));
+            Assert.That(Dialect.UriFor(request, request.UpstreamModel).AbsolutePath, Is.EqualTo("/v1/completions"));
             Assert.That(
-                Encoding.UTF8.GetString(UpstreamRequestBody.Write(request)),
+                Encoding.UTF8.GetString(Dialect.WriteBody(request, request.UpstreamModel)),
                 Is.EqualTo("""{"model":"gpt-3.5-turbo-instruct","prompt":"Human: hi\nAI:","stream":true,"stream_options":{"include_usage":true}}"""));
         });
     }
@@ -72,11 +74,11 @@ public sealed class UpstreamRequestBodyTests
     {
         var settings = new DaemonSettings { ModelAliases = new Dictionary<string, string>(StringComparer.Ordinal) { ["text-davinci-003"] = "gpt-3.5-turbo-instruct" } };
         var request = Request("""{"seq":"s","data":{"query":"q","model":"text-davinci-003"}}""", settings);
-        using var doc = JsonDocument.Parse(UpstreamRequestBody.Write(request));
+        using var doc = JsonDocument.Parse(Dialect.WriteBody(request, request.UpstreamModel));
         Assert.Multiple(() =>
         {
             Assert.That(doc.RootElement.GetProperty("model").GetString(), Is.EqualTo("gpt-3.5-turbo-instruct"));
-            Assert.That(UpstreamRequestBody.PathFor(request), Is.EqualTo("/completions"));
+            Assert.That(Dialect.UriFor(request, request.UpstreamModel).AbsolutePath, Is.EqualTo("/v1/completions"));
         });
     }
 
@@ -87,5 +89,7 @@ public sealed class UpstreamRequestBodyTests
         return ((ClientCommand.Chat)command).Request;
     }
 
-    private static JsonElement Body(string frame) => JsonDocument.Parse(UpstreamRequestBody.Write(Request(frame))).RootElement;
+    private static byte[] Write(ChatRequest request) => Dialect.WriteBody(request, request.UpstreamModel);
+
+    private static JsonElement Body(string frame) => JsonDocument.Parse(Write(Request(frame))).RootElement;
 }

@@ -1,5 +1,6 @@
 using GptWsDaemon.Server.Engines;
 using GptWsDaemon.Text;
+using GptWsDaemon.Upstream.Providers;
 
 namespace GptWsDaemon.Config;
 
@@ -41,6 +42,20 @@ public sealed record DaemonSettings
 
     /// <summary>Provider base URL, without a trailing slash.</summary>
     public string BaseUrl { get; init; } = "https://api.openai.com/v1";
+
+    /// <summary>The providers of <c>[provider.NAME]</c> sections (the <c>openai</c> one of <see cref="ApiKey"/> comes first, in <see cref="Providers"/>).</summary>
+    public IReadOnlyList<ProviderSettings> ExtraProviders { get; init; } = [];
+
+    /// <summary>Every provider: <c>openai</c> from <see cref="ApiKey"/> and <see cref="BaseUrl"/> when a key is set, then the others.</summary>
+    public IReadOnlyList<ProviderSettings> Providers => ApiKey is null
+        ? ExtraProviders
+        : [new ProviderSettings { Name = "openai", BaseUrl = BaseUrl, ApiKeys = [ApiKey] }, .. ExtraProviders];
+
+    /// <summary>Sections whose api_keys hold a literal key (warned about at startup).</summary>
+    public IReadOnlyList<string> LiteralKeyProviders { get; init; } = [];
+
+    /// <summary>The <c>[routes]</c>; empty: every model goes to the first provider.</summary>
+    public IReadOnlyList<RouteRule> Routes { get; init; } = [];
 
     /// <summary>Whether the embedded offline model answers instead of the provider.</summary>
     public bool Demo { get; init; }

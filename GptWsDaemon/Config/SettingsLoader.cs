@@ -82,12 +82,13 @@ public sealed class SettingsLoader
 
         foreach (var section in _ini.GetChildren())
         {
-            if (section.Key.Equals("models", StringComparison.OrdinalIgnoreCase))
+            if (section.Key.Equals("models", StringComparison.OrdinalIgnoreCase) || section.Key.Equals("routes", StringComparison.OrdinalIgnoreCase))
             {
                 continue;
             }
 
-            if (!KnownIniKeys.TryGetValue(section.Key, out var keys))
+            var keys = ProviderConfig.Owns(section.Key) ? ProviderConfig.SectionKeys : null;
+            if (keys is null && !KnownIniKeys.TryGetValue(section.Key, out keys))
             {
                 throw new ConfigException($"{path}: unknown section [{section.Key}]");
             }
@@ -107,7 +108,12 @@ public sealed class SettingsLoader
         var defaults = new DaemonSettings();
         var apiKey = Pick(_cli.ApiKey, "OPENAI_API_KEY", "openai:api_key");
         var apiKeyValue = string.IsNullOrWhiteSpace(apiKey.Value) ? null : apiKey.Value.Trim();
-        var demo = _cli.Demo || ParseBool(Pick(null, null, "openai:demo"), false) || apiKeyValue is null;
+        var providerConfig = _ini is null ? null : new ProviderConfig(_ini, _iniName, Env);
+        var literalKeys = new List<string>();
+        var providers = providerConfig?.ReadProviders(apiKeyValue is not null, out literalKeys) ?? [];
+        var demo = _cli.Demo || ParseBool(Pick(null, null, "openai:demo"), false) || (apiKeyValue is null && providers.Count == 0);
+        var providerNames = (apiKeyValue is null ? providers.Select(p => p.Name) : providers.Select(p => p.Name).Prepend("openai")).ToList();
+        var routes = providerConfig?.ReadRoutes(providerNames) ?? [];
 
         var tokens = _cli.AccessTokens?.ToList() is { Count: > 0 } flagTokens
             ? flagTokens
@@ -196,6 +202,9 @@ public sealed class SettingsLoader
                 Pick(null, null, "tts:code_placeholder").Value ?? string.Empty),
             MinChars = ParseInt(Pick(null, null, "text:min_chars"), 0, 0, 10_000),
             ModelAliases = LoadAliases(),
+            ExtraProviders = providers,
+            Routes = routes,
+            LiteralKeyProviders = literalKeys.Distinct(StringComparer.Ordinal).ToList(),
         };
     }
 

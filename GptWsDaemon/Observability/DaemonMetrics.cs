@@ -17,6 +17,9 @@ public sealed class DaemonMetrics
     private readonly Counter _suppressed;
     private readonly Histogram.Child[] _hold; // by SegmentMode, looked up once: observed for every sentence-mode piece
     private readonly Counter _dropped;
+    private readonly Counter _providerRequests;
+    private readonly Counter _failovers;
+    private readonly Counter _benched;
 
     /// <summary>Creates the metrics.</summary>
     public DaemonMetrics()
@@ -32,6 +35,9 @@ public sealed class DaemonMetrics
         _rejected = factory.CreateCounter("gptws_connections_rejected_total", "Handshakes refused, by reason.", new CounterConfiguration { LabelNames = ["reason"] });
         _suppressed = factory.CreateCounter("gptws_log_lines_suppressed_total", "Log lines about client refusals left out by the rate limit.");
         _dropped = factory.CreateCounter("gptws_connections_dropped_total", "Connections the daemon closed on a client's misbehaviour, by reason.", new CounterConfiguration { LabelNames = ["reason"] });
+        _providerRequests = factory.CreateCounter("gptws_provider_requests_total", "Requests sent to a provider (every attempt), by provider.", new CounterConfiguration { LabelNames = ["provider"] });
+        _failovers = factory.CreateCounter("gptws_provider_failovers_total", "Requests handed from a provider to the next of their route before the first token, by the provider left.", new CounterConfiguration { LabelNames = ["provider"] });
+        _benched = factory.CreateCounter("gptws_provider_keys_benched_total", "Keys benched after a 401/403 (refused) or 429 (rate_limited), by provider.", new CounterConfiguration { LabelNames = ["provider", "reason"] });
         var hold = factory.CreateHistogram("gptws_segment_hold_seconds", "Sentence mode: from the arrival of a piece's first character to its release.", new HistogramConfiguration
         {
             LabelNames = ["mode"],
@@ -81,6 +87,16 @@ public sealed class DaemonMetrics
 
     /// <summary>Counts one retry.</summary>
     public void CountRetry() => _retries.Inc();
+
+    /// <summary>Counts a request sent to <paramref name="provider"/> (a configured name).</summary>
+    public void CountProviderRequest(string provider) => _providerRequests.WithLabels(provider).Inc();
+
+    /// <summary>Counts a request handed on from <paramref name="provider"/>.</summary>
+    public void CountFailover(string provider) => _failovers.WithLabels(provider).Inc();
+
+    /// <summary>Counts a key benched.</summary>
+    public void CountKeyBenched(string provider, GptWsDaemon.Upstream.Providers.KeyPool.BenchReason reason) =>
+        _benched.WithLabels(provider, reason == GptWsDaemon.Upstream.Providers.KeyPool.BenchReason.Refused ? "refused" : "rate_limited").Inc();
 
     /// <summary>Counts a refused handshake.</summary>
     public void CountRejected(string reason) => _rejected.WithLabels(reason).Inc();

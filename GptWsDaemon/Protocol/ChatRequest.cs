@@ -14,14 +14,11 @@ public sealed record ChatRequest
     /// <summary>The model sent upstream, after the ini aliases.</summary>
     public required string UpstreamModel { get; init; }
 
-    /// <summary>True for legacy completions models, which go to /completions with a prompt.</summary>
-    public bool IsCompletions { get; init; }
-
-    /// <summary>Chat history (chat models).</summary>
+    /// <summary>The chat history, <c>data.query</c> last as a user message when it was given (protocol.md §4).</summary>
     public IReadOnlyList<ChatMessage> Messages { get; init; } = [];
 
-    /// <summary>Prompt (completions models).</summary>
-    public string Prompt { get; init; } = string.Empty;
+    /// <summary><c>data.query</c> as given, empty when absent: a dialect for prompt-only models sends it alone.</summary>
+    public string Query { get; init; } = string.Empty;
 
     /// <summary>True: one frame per upstream delta; false: one frame per sentence.</summary>
     public bool OriginStream { get; init; } = true;
@@ -45,5 +42,5 @@ public sealed record ChatRequest
     /// This request without its messages and prompt: what a stream keeps once the upstream request is written, so that a
     /// long conversation is not held (and copied by the garbage collector) for as long as its answer streams.
     /// </summary>
-    public ChatRequest WithoutText() => Messages.Count == 0 && Prompt.Length == 0 ? this : this with { Messages = [], Prompt = string.Empty };
+    public ChatRequest WithoutText() => Messages.Count == 0 && Query.Length == 0 ? this : this with { Messages = [], Query = string.Empty };
 }

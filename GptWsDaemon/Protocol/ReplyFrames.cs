@@ -28,11 +28,12 @@ public static class ReplyFrames
     }
 
     /// <summary>The final frame of a stream: <c>contents: ""</c>, a finish_reason, and usage when known.</summary>
-    public static OutgoingFrame Final(RequestSeq seq, long receivedAt, string finishReason, UsageInfo? usage)
+    /// <remarks><paramref name="provider"/> and <paramref name="keyId"/> (masked) say who served it (protocol.md §5); null: not written.</remarks>
+    public static OutgoingFrame Final(RequestSeq seq, long receivedAt, string finishReason, UsageInfo? usage, string? provider = null, string? keyId = null)
     {
         var b = Builder();
         var w = b.Begin(ErrorCodes.Ok, "ok"u8, seq);
-        WriteData(w, receivedAt, finishReason, [], usage);
+        WriteData(w, receivedAt, finishReason, [], usage, served: (provider, keyId));
         return b.End();
     }
 
@@ -40,11 +41,11 @@ public static class ReplyFrames
     /// An error frame: code, message, the seq or null, <c>finish_reason: "error"</c>, and <c>data.upstream_code</c> (the
     /// provider's own error code, e.g. <c>invalid_api_key</c>) when <paramref name="upstreamCode"/> is not null.
     /// </summary>
-    public static OutgoingFrame Error(int code, string message, RequestSeq? seq, long receivedAt, string? upstreamCode = null)
+    public static OutgoingFrame Error(int code, string message, RequestSeq? seq, long receivedAt, string? upstreamCode = null, string? provider = null, string? keyId = null)
     {
         var b = Builder();
         var w = b.Begin(code, message, seq);
-        WriteData(w, receivedAt, "error", [], upstreamCode: upstreamCode);
+        WriteData(w, receivedAt, "error", [], upstreamCode: upstreamCode, served: (provider, keyId));
         return b.End();
     }
 
@@ -66,7 +67,7 @@ public static class ReplyFrames
         return b.End();
     }
 
-    private static void WriteData(Utf8JsonWriter w, long receivedAt, string? finishReason, ReadOnlySpan<char> contents, UsageInfo? usage = null, string? upstreamCode = null)
+    private static void WriteData(Utf8JsonWriter w, long receivedAt, string? finishReason, ReadOnlySpan<char> contents, UsageInfo? usage = null, string? upstreamCode = null, (string? Provider, string? KeyId) served = default)
     {
         w.WriteStartObject("data"u8);
         Span<byte> time = stackalloc byte[24];
@@ -93,6 +94,16 @@ public static class ReplyFrames
         if (upstreamCode is not null)
         {
             w.WriteString("upstream_code"u8, upstreamCode);
+        }
+
+        if (served.Provider is not null)
+        {
+            w.WriteString("provider"u8, served.Provider);
+        }
+
+        if (served.KeyId is not null)
+        {
+            w.WriteString("key_id"u8, served.KeyId);
         }
 
         w.WriteEndObject();

@@ -21,11 +21,6 @@ public sealed class RequestParser
     /// <summary>Creates a parser bound to the daemon's limits and aliases.</summary>
     public RequestParser(DaemonSettings settings) => _settings = settings;
 
-    /// <summary>True for models served by the legacy /completions endpoint.</summary>
-    public static bool IsCompletionsModel(string model) =>
-        model.StartsWith("text-", StringComparison.Ordinal) || model.EndsWith("-instruct", StringComparison.Ordinal)
-        || model is "davinci-002" or "babbage-002";
-
     /// <summary>Parses one text frame (UTF-8 bytes); a copy is made, for callers without a buffer of their own.</summary>
     public ClientCommand Parse(ReadOnlySpan<byte> utf8, long receivedAt) => Parse(utf8.ToArray().AsMemory(), receivedAt);
 
@@ -126,7 +121,6 @@ public sealed class RequestParser
         }
 
         var upstreamModel = _settings.ModelAliases.TryGetValue(model, out var alias) ? alias : model;
-        var completions = IsCompletionsModel(upstreamModel);
         var stripMarkdown = RequestFields.OptionalString(data.Markdown, "markdown") switch
         {
             null or "keep" => false,
@@ -153,41 +147,18 @@ public sealed class RequestParser
             Stop = RequestFields.ReadStop(data.Stop),
         };
 
-        if (completions)
-        {
-            return new ChatRequest
-            {
-                Seq = seq, Model = model, UpstreamModel = upstreamModel, IsCompletions = true,
-                Prompt = query.Length > 0 ? query : FlattenToPrompt(messages),
-                OriginStream = RequestFields.Bool(data.OriginStream, "origin_stream", true), Segment = segment, StripMarkdown = stripMarkdown,
-                OpenAiParameter = RequestFields.Bool(data.OpenAiParameter, "openai_parameter", true), Parameters = parameters, ReceivedAt = receivedAt,
-            };
-        }
-
         if (query.Length > 0)
         {
-            // protocol.md §4: "with a chat model it becomes one user message".
+            // protocol.md §4: "with a chat model it becomes one user message"; a prompt-only model gets it alone (Query).
             messages.Add(new ChatMessage("user", query));
         }
 
         return new ChatRequest
         {
-            Seq = seq, Model = model, UpstreamModel = upstreamModel, Messages = messages,
+            Seq = seq, Model = model, UpstreamModel = upstreamModel, Messages = messages, Query = query,
             OriginStream = RequestFields.Bool(data.OriginStream, "origin_stream", true), Segment = segment, StripMarkdown = stripMarkdown,
             OpenAiParameter = RequestFields.Bool(data.OpenAiParameter, "openai_parameter", true), Parameters = parameters, ReceivedAt = receivedAt,
         };
-    }
-
-    /// <summary>Chat history as a completions prompt in the original's "Human:/AI:" shape (its default stop is "Human:").</summary>
-    private static string FlattenToPrompt(List<ChatMessage> messages)
-    {
-        var sb = new System.Text.StringBuilder();
-        foreach (var m in messages)
-        {
-            sb.Append(m.Role switch { "user" => "Human: ", "assistant" => "AI: ", _ => string.Empty }).Append(m.Content).Append('\n');
-        }
-
-        return sb.Append("AI:").ToString();
     }
 
     private static RequestSeq? ReadSeq(JsonElement element, out string error)

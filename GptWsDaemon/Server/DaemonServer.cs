@@ -150,10 +150,45 @@ public sealed class DaemonServer : IAsyncDisposable
     /// <summary>The /healthz body.</summary>
     internal byte[] Health()
     {
-        var status = _stopping.IsCancellationRequested ? "draining" : "ok";
-        var json = FormattableString.Invariant(
-            $"{{\"status\":\"{status}\",\"upstream\":\"{_upstream.Name}\",\"connections\":{Connections},\"streams\":{Streams}}}");
-        return Encoding.UTF8.GetBytes(json);
+        // protocol.md §8 /healthz: providers with their keys by masked id, never a key.
+        using var buffer = new MemoryStream();
+        // Relaxed escaping: every string here is the daemon's own (names from the ini, masked ids), and "…" stays readable.
+        using (var w = new System.Text.Json.Utf8JsonWriter(buffer, new System.Text.Json.JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            w.WriteStartObject();
+            w.WriteString("status"u8, _stopping.IsCancellationRequested ? "draining" : "ok");
+            w.WriteString("upstream"u8, _upstream.Name);
+            w.WriteNumber("connections"u8, Connections);
+            w.WriteNumber("streams"u8, Streams);
+            w.WriteStartArray("providers"u8);
+            foreach (var p in _upstream.Providers)
+            {
+                w.WriteStartObject();
+                w.WriteString("name"u8, p.Name);
+                w.WriteString("kind"u8, p.Settings.Kind.ToString().ToLowerInvariant());
+                w.WriteStartArray("keys"u8);
+                foreach (var k in p.Keys.States())
+                {
+                    w.WriteStartObject();
+                    w.WriteString("id"u8, k.Id);
+                    w.WriteString("state"u8, k.Reason switch { Upstream.Providers.KeyPool.BenchReason.Refused => "refused", Upstream.Providers.KeyPool.BenchReason.RateLimited => "rate_limited", _ => "ok" });
+                    if (k.Until is { } until)
+                    {
+                        w.WriteString("until"u8, until.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture));
+                    }
+
+                    w.WriteEndObject();
+                }
+
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+
+        return buffer.ToArray();
     }
 
     private Task Handle(IHttpExchange exchange)

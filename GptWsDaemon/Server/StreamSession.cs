@@ -25,6 +25,7 @@ public sealed class StreamSession : IDisposable
     private long _firstFrameAt;
     private int _tokens;
     private int _frames;
+    private ServedBy? _servedBy;
 
     /// <summary>Creates the session; <see cref="RunAsync"/> starts it.</summary>
     public StreamSession(ChatRequest request, IChatUpstream upstream, ClientConnection connection, DaemonMetrics metrics, int minChars, TtsLimits tts, CancellationToken connectionToken)
@@ -78,7 +79,7 @@ public sealed class StreamSession : IDisposable
             if (Log.IsDebugEnabled)
             {
                 // protocol.md §7: message contents only at Debug.
-                var question = _request.IsCompletions ? _request.Prompt : _request.Messages.Count > 0 ? _request.Messages[^1].Content : string.Empty;
+                var question = _request.Messages.Count > 0 ? _request.Messages[^1].Content : string.Empty;
                 Log.Debug("request start seq={0} conn={1} model={2} upstream_model={3} messages={4} question={5}", _request.Seq, _connection.Id, LogText.Client(_request.Model), LogText.Client(_request.UpstreamModel), _request.Messages.Count, LogText.Client(question, 500));
             }
 
@@ -107,6 +108,7 @@ public sealed class StreamSession : IDisposable
                         await Task.Yield();
                     }
 
+                    _servedBy ??= chunk.Origin;
                     if (!chunk.Content.IsEmpty)
                     {
                         _tokens++;
@@ -171,8 +173,8 @@ public sealed class StreamSession : IDisposable
                 // Free the seq and the slots first: a client may reuse them the moment it reads the final frame.
                 _connection.Release(this);
                 Send(errorMessage is null
-                    ? ReplyFrames.Final(_request.Seq, _request.ReceivedAt, finish, usage)
-                    : ReplyFrames.Error(code, errorMessage, _request.Seq, _request.ReceivedAt, upstreamCode));
+                    ? ReplyFrames.Final(_request.Seq, _request.ReceivedAt, finish, usage, _servedBy?.Provider, _servedBy?.KeyId)
+                    : ReplyFrames.Error(code, errorMessage, _request.Seq, _request.ReceivedAt, upstreamCode, _servedBy?.Provider, _servedBy?.KeyId));
             }
             else
             {
@@ -251,7 +253,7 @@ public sealed class StreamSession : IDisposable
         var ttft = _firstFrameAt == 0 ? "-" : Stopwatch.GetElapsedTime(_request.ReceivedAt, _firstFrameAt).TotalSeconds.ToString("F3", System.Globalization.CultureInfo.InvariantCulture);
         var mode = _request.OriginStream ? "origin" : _request.Segment.ToString().ToLowerInvariant();
         Log.Info(
-            "request end seq={0} conn={1} model={2} mode={3} ttft={4} consume_time={5:F2} tokens={6} frames={7} code={8} finish={9}",
-            _request.Seq, _connection.Id, LogText.Client(_request.Model), mode, ttft, elapsed.TotalSeconds, _tokens, _frames, code, finish);
+            "request end seq={0} conn={1} model={2} mode={3} ttft={4} consume_time={5:F2} tokens={6} frames={7} code={8} finish={9} provider={10} key={11}",
+            _request.Seq, _connection.Id, LogText.Client(_request.Model), mode, ttft, elapsed.TotalSeconds, _tokens, _frames, code, finish, _servedBy?.Provider ?? "-", _servedBy?.KeyId ?? "-");
     }
 }

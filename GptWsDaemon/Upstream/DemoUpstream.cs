@@ -28,7 +28,7 @@ public sealed class DemoUpstream : IChatUpstream
     /// <summary>The whole answer the demo gives to <paramref name="request"/>: the question (at most <see cref="MaxEcho"/> characters, "…" when cut) and the paragraph.</summary>
     public static string AnswerFor(ChatRequest request)
     {
-        var question = (request.IsCompletions ? request.Prompt : LastUserMessage(request)).AsSpan().Trim();
+        var question = (request.Query.Length > 0 ? request.Query : LastUserMessage(request)).AsSpan().Trim();
         if (question.Length <= MaxEcho)
         {
             return $"你问的是：「{question}」。{Paragraph}";
@@ -82,16 +82,9 @@ public sealed class DemoUpstream : IChatUpstream
     public IAsyncEnumerable<UpstreamChunk> StreamAsync(ChatRequest request, CancellationToken cancellationToken)
     {
         var promptTokens = 0;
-        if (request.IsCompletions)
+        foreach (var message in request.Messages)
         {
-            promptTokens = CountTokens(request.Prompt);
-        }
-        else
-        {
-            foreach (var message in request.Messages)
-            {
-                promptTokens += CountTokens(message.Content);
-            }
+            promptTokens += CountTokens(message.Content);
         }
 
         var limit = request.OpenAiParameter ? int.MaxValue : request.Parameters.MaxTokens;

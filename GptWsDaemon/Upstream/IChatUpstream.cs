@@ -5,8 +5,11 @@ namespace GptWsDaemon.Upstream;
 /// <summary>A model that streams an answer: the OpenAI-compatible provider or the offline demo.</summary>
 public interface IChatUpstream
 {
-    /// <summary>"openai" or "demo", as /healthz reports it.</summary>
+    /// <summary>"providers" or "demo", as /healthz reports it.</summary>
     string Name { get; }
+
+    /// <summary>The configured providers, for /healthz; none for the demo.</summary>
+    IReadOnlyList<Providers.Provider> Providers => [];
 
     /// <summary>
     /// Streams the answer. Throws <see cref="UpstreamException"/> on failure and <see cref="OperationCanceledException"/>

@@ -53,6 +53,9 @@ public sealed class StreamDeadline : IDisposable
     /// <summary>True once the deadline has passed (and not merely the outer token fired).</summary>
     public bool Expired => _expired;
 
+    /// <summary>How long until the deadline passes (zero once it has).</summary>
+    public TimeSpan Remaining => TimeSpan.FromSeconds(Math.Max(0, DueAt - Stopwatch.GetTimestamp()) / (double)Stopwatch.Frequency);
+
     /// <summary>True once the deadline has passed because the total cap did, not a first-token or idle clock.</summary>
     public bool CapReached => _expired && DueAt == _cap;
 

@@ -4,9 +4,10 @@ namespace GptWsDaemon.Upstream;
 
 /// <summary>What one upstream event carries: a piece of text, the end reason, the token counts — any of them may be absent.</summary>
 /// <param name="Content">
-/// Text delta (empty when the event has none). From <see cref="OpenAiUpstream"/> it lives in a buffer reused for the
+/// Text delta (empty when the event has none). From <see cref="ProviderStreams"/> it lives in a buffer reused for the
 /// next event: read it before asking the stream for the next chunk, or copy it.
 /// </param>
 /// <param name="FinishReason">stop, length, … or null while streaming.</param>
 /// <param name="Usage">Token counts (the last chunk with include_usage), or null.</param>
-public readonly record struct UpstreamChunk(ReadOnlyMemory<char> Content, string? FinishReason, UsageInfo? Usage);
+/// <param name="Origin">On a stream's first chunk: the provider and key serving it (null from the demo and on later chunks).</param>
+public readonly record struct UpstreamChunk(ReadOnlyMemory<char> Content, string? FinishReason, UsageInfo? Usage, ServedBy? Origin = null);

@@ -1,31 +1,25 @@
 using GptWsDaemon.Protocol;
 
-namespace GptWsDaemon.Upstream;
+namespace GptWsDaemon.Upstream.Dialects;
 
 /// <summary>Writes the JSON body sent to /chat/completions or /completions (protocol.md §4 <c>openai_parameter</c>).</summary>
-public static class UpstreamRequestBody
+public static class OpenAiRequestBody
 {
-    /// <summary>The path under the base URL for this request.</summary>
-    public static string PathFor(ChatRequest request) => request.IsCompletions ? CompletionsPath : ChatPath;
-
-    /// <summary>The chat endpoint under the base URL.</summary>
-    public const string ChatPath = "/chat/completions";
-
-    /// <summary>The legacy completions endpoint (gpt-3.5-turbo-instruct and the like).</summary>
-    public const string CompletionsPath = "/completions";
-
     /// <summary>Serializes the body.</summary>
-    public static byte[] Write(ChatRequest request)
+    /// <param name="request">The request.</param>
+    /// <param name="model">The model sent.</param>
+    /// <param name="completions">True for a prompt-only model: a prompt instead of messages, and best_of.</param>
+    public static byte[] Write(ChatRequest request, string model, bool completions)
     {
         var scratch = JsonScratch.ForThread;
         try
         {
             var w = scratch.Writer;
             w.WriteStartObject();
-            w.WriteString("model"u8, request.UpstreamModel);
-            if (request.IsCompletions)
+            w.WriteString("model"u8, model);
+            if (completions)
             {
-                w.WriteString("prompt"u8, request.Prompt);
+                w.WriteString("prompt"u8, request.Query.Length > 0 ? request.Query : FlattenToPrompt(request.Messages));
             }
             else
             {
@@ -55,7 +49,7 @@ public static class UpstreamRequestBody
                 w.WriteNumber("top_p"u8, p.TopP);
                 w.WriteNumber("frequency_penalty"u8, p.FrequencyPenalty);
                 w.WriteNumber("presence_penalty"u8, p.PresencePenalty);
-                if (request.IsCompletions)
+                if (completions)
                 {
                     w.WriteNumber("best_of"u8, p.BestOf);
                 }
@@ -80,5 +74,17 @@ public static class UpstreamRequestBody
         {
             scratch.Reset();
         }
+    }
+
+    /// <summary>Chat history as a completions prompt in the original's "Human:/AI:" shape (its default stop is "Human:").</summary>
+    private static string FlattenToPrompt(IReadOnlyList<ChatMessage> messages)
+    {
+        var sb = new System.Text.StringBuilder();
+        foreach (var m in messages)
+        {
+            sb.Append(m.Role switch { "user" => "Human: ", "assistant" => "AI: ", _ => string.Empty }).Append(m.Content).Append('\n');
+        }
+
+        return sb.Append("AI:").ToString();
     }
 }

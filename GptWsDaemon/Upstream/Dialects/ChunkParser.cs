@@ -5,7 +5,7 @@ using System.Text;
 using System.Text.Json;
 using GptWsDaemon.Protocol;
 
-namespace GptWsDaemon.Upstream;
+namespace GptWsDaemon.Upstream.Dialects;
 
 /// <summary>
 /// Picks the delta, finish_reason and usage out of one streamed chunk with <see cref="Utf8JsonReader"/>, without a DOM.
@@ -161,7 +161,7 @@ public static class ChunkParser
     }
 
     /// <summary>A string value unescaped into <paramref name="text"/>; anything else (null, a number) is no text.</summary>
-    private static ReadOnlyMemory<char> ReadText(ref Utf8JsonReader reader, ref char[]? text)
+    internal static ReadOnlyMemory<char> ReadText(ref Utf8JsonReader reader, ref char[]? text)
     {
         if (reader.TokenType != JsonTokenType.String)
         {
@@ -272,6 +272,6 @@ public static class ChunkParser
         return null;
     }
 
-    private static UpstreamException Malformed(Exception? inner) =>
+    internal static UpstreamException Malformed(Exception? inner) =>
         new(ErrorCodes.UpstreamBroken, "upstream sent a malformed event", inner);
 }
