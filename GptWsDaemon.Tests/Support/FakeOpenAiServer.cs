@@ -27,7 +27,10 @@ public sealed class FakeOpenAiServer : IAsyncDisposable
         _acceptLoop = AcceptAsync();
     }
 
-    public string BaseUrl => $"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/v1";
+    public string BaseUrl => Root + "/v1";
+
+    /// <summary>The server's origin, no path: the base URL of Azure and Anthropic, which add their own.</summary>
+    public string Root => $"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";
 
     public IReadOnlyList<FakeRequest> Requests => [.. _requests];
 

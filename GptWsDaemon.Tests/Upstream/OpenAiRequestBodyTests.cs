@@ -9,7 +9,7 @@ namespace GptWsDaemon.Tests.Upstream;
 /// <summary><see cref="OpenAiDialect"/> requests: protocol.md §4 <c>openai_parameter</c> and the /chat/completions vs /completions split.</summary>
 [Category("unit")]
 [TestFixture]
-public sealed class UpstreamRequestBodyTests
+public sealed class OpenAiRequestBodyTests
 {
     private static readonly OpenAiDialect Dialect = new("http://127.0.0.1/v1");
 
