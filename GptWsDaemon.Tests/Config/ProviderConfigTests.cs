@@ -95,6 +95,30 @@ public sealed class ProviderConfigTests
         Assert.That(ex!.Message, Does.Contain(expected).And.Not.Contain("\n").And.Not.Contain("sk-some-key"));
     }
 
+    [Test]
+    public void Load_ReadmeExample_LoadsAsItSays()
+    {
+        var readme = File.ReadAllText(GptWsDaemon.Tests.Support.RepoRoot.Combine("README.md"));
+        var section = readme[readme.IndexOf("## Providers, routes, key pools and failover", StringComparison.Ordinal)..];
+        var start = section.IndexOf("```ini\n", StringComparison.Ordinal) + "```ini\n".Length;
+        var ini = section[start..section.IndexOf("```", start, StringComparison.Ordinal)];
+        var keyFile = Path.Combine(_dir, "deepseek.key");
+        File.WriteAllText(keyFile, "sk-deepseek-0000000000001\n");
+        var env = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["OPENAI_API_KEY"] = "sk-openai-00000000000001", ["AZURE_KEY_1"] = "az-1-000000000001", ["AZURE_KEY_2"] = "az-2-000000000002",
+            ["ANTHROPIC_KEY_1"] = "sk-ant-00000000001", ["ANTHROPIC_KEY_2"] = "sk-ant-00000000002", ["ANTHROPIC_KEY_3"] = "sk-ant-00000000003",
+        };
+
+        var settings = Load(ini.Replace("/etc/gptwsdaemon/deepseek.key", keyFile, StringComparison.Ordinal), env);
+        Assert.Multiple(() =>
+        {
+            Assert.That(settings.Providers.Select(p => p.Name), Does.Contain("openai").And.Contain("azure").And.Contain("deepseek").And.Contain("anthropic"));
+            Assert.That(settings.Routes, Is.Not.Empty);
+            Assert.That(settings.Routes.SelectMany(r => r.Providers).Distinct(), Is.SubsetOf(settings.Providers.Select(p => p.Name)));
+        });
+    }
+
     private DaemonSettings Load(string ini, Dictionary<string, string> env)
     {
         File.WriteAllText(Path.Combine(_dir, "config.ini"), ini.Replace("            ", string.Empty, StringComparison.Ordinal));
