@@ -53,6 +53,30 @@ public sealed class StartupTests
         await AssertRefusedAsync([], "[limits]\nmax_streams = -1\n", ["max_streams", "-1"], ct);
     }
 
+    [Test, CancelAfter(40000)]
+    public async Task Start_ProviderKeyVariableMissing_ExitsTwoWithOneLineNamingIt(CancellationToken ct)
+    {
+        await AssertRefusedAsync([], "[provider.azure]\nkind = azure\nbase_url = https://x.openai.azure.com\napi_keys = env:GPTWS_TEST_UNSET_AZURE_KEY\n", ["provider.azure", "GPTWS_TEST_UNSET_AZURE_KEY"], ct);
+    }
+
+    [Test, CancelAfter(40000)]
+    public async Task Start_ProvidersFromIni_LoggedByMaskedKeyId_LiteralKeyWarned_HealthzListsThem(CancellationToken ct)
+    {
+        var ini = "[provider.deepseek]\nbase_url = http://127.0.0.1:9/v1\napi_keys = env:GPTWS_TEST_DS_KEY, sk-literal-in-the-ini-9z9z\n[routes]\n* = deepseek\n";
+        await using var daemon = await DaemonProcess.StartAsync([], ct, new Dictionary<string, string> { ["GPTWS_TEST_DS_KEY"] = "sk-from-the-environment-7y7y" }, ini);
+        await daemon.WaitForStdoutAsync("api_keys holds a key", TimeSpan.FromSeconds(10), ct);
+        using var http = new HttpClient();
+        var health = await http.GetStringAsync(new Uri(daemon.HttpUri, "/healthz"), ct);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(daemon.Stdout, Does.Contain("provider deepseek: openai at http://127.0.0.1:9/v1, keys …7y7y, …9z9z"));
+            Assert.That(daemon.Stdout, Does.Not.Contain("DEMO MODE"));
+            Assert.That(health, Does.Contain("\"upstream\":\"providers\"").And.Contain("{\"name\":\"deepseek\",\"kind\":\"openai\",\"keys\":[{\"id\":\"…7y7y\",\"state\":\"ok\"},{\"id\":\"…9z9z\",\"state\":\"ok\"}]}"));
+            Assert.That(daemon.Stdout + daemon.Stderr + health, Does.Not.Contain("sk-from-the-environment").And.Not.Contain("sk-literal-in"));
+        });
+    }
+
     [TestCase("httplistener")]
     [TestCase("kestrel")]
     [CancelAfter(40000)]

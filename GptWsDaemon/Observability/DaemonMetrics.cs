@@ -88,15 +88,9 @@ public sealed class DaemonMetrics
     /// <summary>Counts one retry.</summary>
     public void CountRetry() => _retries.Inc();
 
-    /// <summary>Counts a request sent to <paramref name="provider"/> (a configured name).</summary>
-    public void CountProviderRequest(string provider) => _providerRequests.WithLabels(provider).Inc();
-
-    /// <summary>Counts a request handed on from <paramref name="provider"/>.</summary>
-    public void CountFailover(string provider) => _failovers.WithLabels(provider).Inc();
-
-    /// <summary>Counts a key benched.</summary>
-    public void CountKeyBenched(string provider, GptWsDaemon.Upstream.Providers.KeyPool.BenchReason reason) =>
-        _benched.WithLabels(provider, reason == GptWsDaemon.Upstream.Providers.KeyPool.BenchReason.Refused ? "refused" : "rate_limited").Inc();
+    /// <summary>The counters of one provider (a configured name), looked up once: a label lookup per request allocates.</summary>
+    public ProviderCounters ForProvider(string provider) => new(
+        _providerRequests.WithLabels(provider), _failovers.WithLabels(provider), _benched.WithLabels(provider, "refused"), _benched.WithLabels(provider, "rate_limited"));
 
     /// <summary>Counts a refused handshake.</summary>
     public void CountRejected(string reason) => _rejected.WithLabels(reason).Inc();

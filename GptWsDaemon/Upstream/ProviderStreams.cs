@@ -29,7 +29,7 @@ public sealed class ProviderStreams : IChatUpstream, IDisposable
         _settings = settings;
         _failures = new UpstreamFailures(settings, redactor);
         _metrics = metrics;
-        _providers = [.. settings.Providers.Select(p => new Provider(p, settings, time ?? TimeProvider.System, reason => metrics.CountKeyBenched(p.Name, reason)))];
+        _providers = [.. settings.Providers.Select(p => new Provider(p, settings, time ?? TimeProvider.System, metrics.ForProvider(p.Name)))];
         _routes = new RouteTable(settings.Routes, _providers);
     }
 

@@ -89,7 +89,7 @@ internal sealed class RouteWalk : IDisposable
             var request = _request ?? throw new InvalidOperationException("the stream was already committed");
             var key = provider.Keys.Keys[_key];
             _body ??= provider.Dialect.WriteBody(request, provider.Settings.ModelFor(request.UpstreamModel));
-            _metrics.CountProviderRequest(provider.Name);
+            provider.Counters?.Requests.Inc();
             var content = new RequestBodyContent(_body);
             TimeSpan? retryAfter = null;
             UpstreamException failure;
@@ -203,7 +203,7 @@ internal sealed class RouteWalk : IDisposable
             throw Final(failure);
         }
 
-        _metrics.CountFailover(provider.Name);
+        provider.Counters?.Failovers.Inc();
         _index++;
         Log.Info("seq={0} provider {1} failed before the first token ({2}: {3}); failing over to {4}", Seq, provider.Name, failure.Code, failure.Message, _route[_index].Name);
         _tried = 0;

@@ -10,6 +10,18 @@ public sealed class BenchOptions
     /// <summary>GptWsDaemon.dll (Release build).</summary>
     public string DaemonDll { get; private set; } = string.Empty;
 
+    /// <summary>
+    /// A second build to measure in the same run (<c>--baseline-dll</c>, an A/B of a change): each engine then runs twice,
+    /// <c>ENGINE@baseline</c> from this DLL first (the reference of the side-by-side table), then <c>ENGINE</c>.
+    /// </summary>
+    public string? BaselineDll { get; private set; }
+
+    /// <summary>The engine and the DLL of a daemon label of <see cref="Engines"/>.</summary>
+    public (string Engine, string Dll) Variant(string label) =>
+        label.EndsWith(BaselineSuffix, StringComparison.Ordinal) ? (label[..^BaselineSuffix.Length], BaselineDll!) : (label, DaemonDll);
+
+    private const string BaselineSuffix = "@baseline";
+
     /// <summary>Portkey's build/start-server.js, or null.</summary>
     public string? PortkeyScript { get; private set; }
 
@@ -82,6 +94,7 @@ public sealed class BenchOptions
             switch (name)
             {
                 case "--daemon-dll": o.DaemonDll = Value(); break;
+                case "--baseline-dll": o.BaselineDll = Path.GetFullPath(Value()); break;
                 case "--portkey": o.PortkeyScript = Value(); break;
                 case "--portkey-preload": o.PortkeyPreload = Value(); break;
                 case "--peer-unavailable": o.PeerUnavailable = Value(); break;
@@ -112,6 +125,13 @@ public sealed class BenchOptions
         if (o.DaemonDll.Length == 0 || !File.Exists(o.DaemonDll))
         {
             throw new ArgumentException("--daemon-dll must name the built GptWsDaemon.dll");
+        }
+
+        if (o.BaselineDll is not null)
+        {
+            o.Engines = File.Exists(o.BaselineDll)
+                ? [.. o.Engines.SelectMany(e => new[] { e + BaselineSuffix, e })]
+                : throw new ArgumentException("--baseline-dll must name a built GptWsDaemon.dll");
         }
 
         return o;

@@ -151,12 +151,13 @@ public static class BenchRun
     /// <summary>The row name of a daemon path: <c>daemon origin (kestrel)</c>.</summary>
     public static string DaemonPath(string mode, string engine) => $"daemon {mode} ({engine})";
 
-    private static GatewayProcess StartDaemon(BenchOptions options, FakeUpstream upstream, string ini, string engine, string logName)
+    private static GatewayProcess StartDaemon(BenchOptions options, FakeUpstream upstream, string ini, string label, string logName)
     {
         var port = GatewayProcess.FreePort();
+        var (engine, dll) = options.Variant(label);
         return GatewayProcess.Start(
             "dotnet",
-            [options.DaemonDll, "--port", port.ToString(CultureInfo.InvariantCulture), "--engine", engine, "--api-key", ApiKey, "--base-url", upstream.BaseUrl, "--log-level", "Warn", "--config", ini],
+            [dll, "--port", port.ToString(CultureInfo.InvariantCulture), "--engine", engine, "--api-key", ApiKey, "--base-url", upstream.BaseUrl, "--log-level", "Warn", "--config", ini],
             port,
             Path.Combine(options.OutDir, logName),
             new Dictionary<string, string>(options.DaemonEnvironment),

@@ -10,6 +10,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help")
     Console.Out.WriteLine("         [--tokens 50] [--delay-ms 10] [--delay-ms-at-1000 50] [--prompt-bytes 0] [--concurrency 1,100,1000]");
     Console.Out.WriteLine("         [--window-s 1:20,100:5,1000:7.5] [--idle 10000] [--phase-limit-s 90] [--daemon-env K=V]… [--machine TEXT]");
     Console.Out.WriteLine("         [--paths floor,relay,origin,sentence,peer] [--engines httplistener,kestrel]   (every daemon path and the idle test once per engine)");
+    Console.Out.WriteLine("         [--baseline-dll PATH]   (an A/B in one run: every engine also as ENGINE@baseline from that build, compared side by side)");
     Console.Out.WriteLine("       GptWsBench upstream [--port 0] [--tokens 50] [--delay-ms 10]");
     Console.Out.WriteLine("       GptWsBench relay --port PORT --target 127.0.0.1:PORT   (the bare TCP relay of the calibration path)");
     return args.Length == 0 ? 2 : 0;

@@ -35,7 +35,7 @@ public class OpenAiDialect : IDialect
 
     /// <inheritdoc/>
     public virtual void AddHeaders(HttpRequestHeaders headers, ApiKey key) =>
-        headers.TryAddWithoutValidation("Authorization", "Bearer " + key.Value);
+        headers.TryAddWithoutValidation("Authorization", key.Bearer);
 
     /// <inheritdoc/>
     public byte[] WriteBody(ChatRequest request, string model) => OpenAiRequestBody.Write(request, model, IsCompletions(request));

@@ -11,7 +11,11 @@ public sealed class ApiKey
     {
         Value = value;
         Id = id;
+        Bearer = "Bearer " + value;
     }
+
+    /// <summary>The <c>Authorization</c> value of OpenAI-style APIs, made once, not per request.</summary>
+    public string Bearer { get; }
 
     /// <summary>The secret.</summary>
     public string Value { get; }

@@ -1,5 +1,6 @@
 using System.Net;
 using GptWsDaemon.Config;
+using GptWsDaemon.Observability;
 using GptWsDaemon.Upstream.Dialects;
 
 namespace GptWsDaemon.Upstream.Providers;
@@ -13,9 +14,11 @@ namespace GptWsDaemon.Upstream.Providers;
 public sealed class Provider : IDisposable
 {
     /// <summary>Creates the provider.</summary>
-    public Provider(ProviderSettings settings, DaemonSettings daemon, TimeProvider time, Action<KeyPool.BenchReason>? benched)
+    public Provider(ProviderSettings settings, DaemonSettings daemon, TimeProvider time, ProviderCounters? counters)
     {
         Settings = settings;
+        Counters = counters;
+        Action<KeyPool.BenchReason>? benched = counters is null ? null : reason => (reason == KeyPool.BenchReason.Refused ? counters.Refused : counters.RateLimited).Inc();
         Dialect = settings.Kind switch
         {
             ProviderKind.Azure => new AzureDialect(settings),
@@ -58,6 +61,9 @@ public sealed class Provider : IDisposable
 
     /// <summary>The keys.</summary>
     public KeyPool Keys { get; }
+
+    /// <summary>Its /metrics series (null in unit tests).</summary>
+    public ProviderCounters? Counters { get; }
 
     /// <summary>What a stream served with key i reports.</summary>
     public IReadOnlyList<ServedBy> ServedBy { get; }

@@ -38,7 +38,7 @@ public sealed class Report
         b.AppendLine("- **Machine:** " + (_options.Machine ?? MachineFallback()));
         b.AppendLine("- **Runtime:** " + RuntimeInformation.FrameworkDescription + "; the load generator, the fake upstream and the gateways share the same cores");
         b.AppendLine("- **Command:** `bench/run.sh`");
-        b.AppendLine("- **Engines:** " + string.Join(", ", _options.Engines.Select(e => $"`--engine {e}`")) + "; each its own daemon process, same ini; the idle test on a fresh daemon per engine");
+        b.AppendLine("- **Engines:** " + string.Join(", ", _options.Engines.Select(e => _options.Variant(e) is var (engine, dll) && dll == _options.DaemonDll ? $"`--engine {engine}`" : $"`--engine {engine}` of the baseline build `{dll}`")) + "; each its own daemon process, same ini; the idle test on a fresh daemon per engine");
         if (_options.DaemonEnvironment.Count > 0)
         {
             b.AppendLine("- **DIAGNOSTIC RUN, not the daemon as shipped:** daemon environment " + string.Join(", ", _options.DaemonEnvironment.Select(p => $"`{p.Key}={p.Value}`")));
