@@ -319,17 +319,22 @@ public sealed class RequestParserTests
     [TestCase("""{"seq":"s","data":{"messages":[1]}}""", "messages[0]")]
     [TestCase("""{"seq":"s","data":{"messages":[null]}}""", "messages[0]")]
     [TestCase("""{"seq":"s","data":{"messages":[["user","c"]]}}""", "messages[0]")]
-    [TestCase("""{"seq":"s","data":{"messages":[{"role":"user"}]}}""", "messages[0]")]
+    [TestCase("""{"seq":"s","data":{"messages":[{"role":"user"}]}}""", "messages[0].content")]
     [TestCase("""{"seq":"s","data":{"messages":[{"content":"c"}]}}""", "messages[0]")]
-    [TestCase("""{"seq":"s","data":{"messages":[{"role":"user","content":null}]}}""", "messages[0]")]
-    [TestCase("""{"seq":"s","data":{"messages":[{"role":"user","content":5}]}}""", "messages[0]")]
-    [TestCase("""{"seq":"s","data":{"messages":[{"role":"user","content":[{"type":"text","text":"c"}]}]}}""", "messages[0]")]
+    [TestCase("""{"seq":"s","data":{"messages":[{"role":"user","content":null}]}}""", "messages[0].content")]
+    [TestCase("""{"seq":"s","data":{"messages":[{"role":"user","content":5}]}}""", "messages[0].content")]
+    [TestCase("""{"seq":"s","data":{"messages":[{"role":"user","content":[{"type":"video","url":"c"}]}]}}""", "messages[0].content[0].type")]
+    [TestCase("""{"seq":"s","data":{"messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"image_url","image_url":{}}]}]}}""", "messages[0].content[1].image_url.url")]
+    [TestCase("""{"seq":"s","data":{"messages":[{"role":"user","content":[]}]}}""", "messages[0].content")]
+    [TestCase("""{"seq":"s","data":{"messages":[{"role":"user","content":"x","tool_calls":[]}]}}""", "messages[0].tool_calls")]
+    [TestCase("""{"seq":"s","data":{"messages":[{"role":"assistant","tool_calls":[{"id":"c1"}]}]}}""", "messages[0].tool_calls[0]")]
     [TestCase("""{"seq":"s","data":{"messages":[{"role":1,"content":"c"}]}}""", "messages[0]")]
     [TestCase("""{"seq":"s","data":{"messages":[{"role":"robot","content":"c"}]}}""", "messages[0].role")]
     [TestCase("""{"seq":"s","data":{"messages":[{"role":"User","content":"c"}]}}""", "messages[0].role")]
     [TestCase("""{"seq":"s","data":{"messages":[{"role":"","content":"c"}]}}""", "messages[0].role")]
-    [TestCase("""{"seq":"s","data":{"messages":[{"role":"user","content":"ok"},{"role":"system","content":"ok"},{"role":"tool","content":"c"}]}}""", "messages[2].role")]
-    [TestCase("""{"seq":"s","data":{"query":"q","messages":[{"role":"user","content":"ok"},{"role":"user"}]}}""", "messages[1]")]
+    [TestCase("""{"seq":"s","data":{"messages":[{"role":"user","content":"ok"},{"role":"system","content":"ok"},{"role":"tool","content":"c"}]}}""", "messages[2].tool_call_id")]
+    [TestCase("""{"seq":"s","data":{"messages":[{"role":"bot","content":"c"}]}}""", "messages[0].role")]
+    [TestCase("""{"seq":"s","data":{"query":"q","messages":[{"role":"user","content":"ok"},{"role":"user"}]}}""", "messages[1].content")]
     public void Parse_MissingOrMalformedPrompt_Returns1003NamingIt(string frame, string name)
     {
         var invalid = Invalid(frame);
@@ -532,10 +537,14 @@ public sealed class RequestParserTests
     }
 
     [Test]
-    public void Parse_UnknownFields_AreIgnored()
+    public void Parse_UnknownFields_AreIgnored_PassThroughKept()
     {
-        var request = Chat("""{"seq":"s","version":2,"meta":{"a":[1,{"b":null}]},"data":{"query":"q","n":3,"stream":false,"user":"u","logit_bias":{"1":2},"messages":[{"role":"user","content":"m","name":"bob","extra":{}}]}}""");
-        Assert.That(request.Messages, Is.EqualTo(new[] { new ChatMessage("user", "m"), new ChatMessage("user", "q") }));
+        var request = Chat("""{"seq":"s","version":2,"meta":{"a":[1,{"b":null}]},"data":{"query":"q","n":1,"stream":false,"user":"u","logit_bias":{"1":2},"messages":[{"role":"user","content":"m","name":"bob","extra":{}}]}}""");
+        Assert.Multiple(() =>
+        {
+            Assert.That(request.Messages, Is.EqualTo(new[] { new ChatMessage("user", "m") { Name = "bob" }, new ChatMessage("user", "q") }));
+            Assert.That(request.PassThrough, Is.EqualTo(new[] { new KeyValuePair<string, string>("user", "\"u\""), new KeyValuePair<string, string>("logit_bias", """{"1":2}""") }), "stream is the daemon's: not passed through");
+        });
     }
 
     [TestCase("clause", SegmentMode.Sentence, SegmentMode.Clause)]

@@ -49,9 +49,9 @@ public sealed class ChunkParserTests
     [Test]
     public void Parse_UsageChunk_ReadsTokenCounts()
     {
-        // The include_usage chunk: choices empty, nested details skipped.
-        var chunk = Parse("""{"id":"x","choices":[],"usage":{"prompt_tokens":12,"completion_tokens":34,"total_tokens":46,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}}}""");
-        Assert.That(chunk, Is.EqualTo(Chunk(null, null, new UsageInfo(12, 34))));
+        // The include_usage chunk: choices empty, the details kept (cached and reasoning tokens), others skipped.
+        var chunk = Parse("""{"id":"x","choices":[],"usage":{"prompt_tokens":12,"completion_tokens":34,"total_tokens":46,"prompt_tokens_details":{"cached_tokens":5,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":20}}}""");
+        Assert.That(chunk, Is.EqualTo(Chunk(null, null, new UsageInfo(12, 34) { CachedTokens = 5, ReasoningTokens = 20 })));
     }
 
     [Test]

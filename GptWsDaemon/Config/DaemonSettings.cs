@@ -57,6 +57,12 @@ public sealed record DaemonSettings
     /// <summary>The <c>[routes]</c>; empty: every model goes to the first provider.</summary>
     public IReadOnlyList<RouteRule> Routes { get; init; } = [];
 
+    /// <summary>Whether a request may merge <c>extra_body</c> into the upstream body (openai.allow_extra_body).</summary>
+    public bool AllowExtraBody { get; init; }
+
+    /// <summary>Per-model request rules (built in for reasoning models, ini <c>[model.PATTERN]</c> on top).</summary>
+    public IReadOnlyList<ModelRule> ModelRules { get; init; } = ModelRule.BuiltIn;
+
     /// <summary>Whether the embedded offline model answers instead of the provider.</summary>
     public bool Demo { get; init; }
 

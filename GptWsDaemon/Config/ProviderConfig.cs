@@ -12,7 +12,10 @@ namespace GptWsDaemon.Config;
 internal sealed class ProviderConfig
 {
     /// <summary>The keys a <c>[provider.NAME]</c> section may have.</summary>
-    public static readonly string[] SectionKeys = ["kind", "base_url", "api_version", "anthropic_version", "api_keys", "models", "key_cooldown_seconds"];
+    public static readonly string[] SectionKeys = ["kind", "api", "base_url", "api_version", "anthropic_version", "api_keys", "models", "key_cooldown_seconds"];
+
+    /// <summary>The keys a <c>[model.PATTERN]</c> section may have.</summary>
+    public static readonly string[] ModelSectionKeys = ["max_tokens_param", "sampling"];
 
     private readonly IConfiguration _ini;
     private readonly string _iniName;
@@ -27,7 +30,41 @@ internal sealed class ProviderConfig
 
     /// <summary>True for a section this class reads.</summary>
     public static bool Owns(string section) =>
-        section.StartsWith("provider.", StringComparison.OrdinalIgnoreCase) || section.Equals("routes", StringComparison.OrdinalIgnoreCase);
+        section.StartsWith("provider.", StringComparison.OrdinalIgnoreCase) || section.Equals("routes", StringComparison.OrdinalIgnoreCase)
+        || section.StartsWith("model.", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The built-in model rules with <c>[model.PATTERN]</c> sections on top (one for a built-in pattern replaces it).</summary>
+    public List<ModelRule> ReadModelRules()
+    {
+        var rules = ModelRule.BuiltIn.ToDictionary(r => r.Pattern, StringComparer.Ordinal);
+        foreach (var section in _ini.GetChildren().Where(s => s.Key.StartsWith("model.", StringComparison.OrdinalIgnoreCase)))
+        {
+            var pattern = section.Key["model.".Length..];
+            var where = $"{_iniName}: [{section.Key}]";
+            if (pattern.Length == 0)
+            {
+                throw new ConfigException($"{where}: needs a model pattern, [model.gpt-5*] say");
+            }
+
+            var inherited = ModelRule.For([.. rules.Values], pattern);
+            var param = Value(section, "max_tokens_param") ?? inherited.MaxTokensParam;
+            if (param is not ("max_tokens" or "max_completion_tokens"))
+            {
+                throw new ConfigException($"{where} max_tokens_param: must be max_tokens or max_completion_tokens, not '{param}'");
+            }
+
+            var sampling = Value(section, "sampling")?.ToLowerInvariant() switch
+            {
+                null => inherited.ClientSamplingOnly,
+                "all" => false,
+                "client_only" => true,
+                var other => throw new ConfigException($"{where} sampling: must be all or client_only, not '{other}'"),
+            };
+            rules[pattern] = new ModelRule(pattern, param, sampling);
+        }
+
+        return [.. rules.Values];
+    }
 
     /// <summary>The providers of the ini, in the ini's order of names; <paramref name="legacyOpenAi"/>: the <c>openai</c> one is defined by [openai] or a flag.</summary>
     public List<ProviderSettings> ReadProviders(bool legacyOpenAi, out List<string> literalKeys)
@@ -72,6 +109,14 @@ internal sealed class ProviderConfig
                 throw new ConfigException($"{where} api_version: only kind azure has one");
             }
 
+            var api = Value(section, "api")?.ToLowerInvariant() switch
+            {
+                null or "chat" => ProviderApi.Chat,
+                "responses" when kind != ProviderKind.Anthropic => ProviderApi.Responses,
+                "responses" => throw new ConfigException($"{where} api: responses is OpenAI's and Azure's API, not kind anthropic's"),
+                var other => throw new ConfigException($"{where} api: must be chat or responses, not '{other}'"),
+            };
+
             var anthropicVersion = Value(section, "anthropic_version");
             if (anthropicVersion is not null && kind != ProviderKind.Anthropic)
             {
@@ -83,6 +128,7 @@ internal sealed class ProviderConfig
             {
                 Name = name,
                 Kind = kind,
+                Api = api,
                 BaseUrl = baseUrl,
                 ApiVersion = apiVersion,
                 AnthropicVersion = anthropicVersion ?? "2023-06-01",

@@ -2,6 +2,7 @@ using System.Collections;
 using System.Globalization;
 using GptWsDaemon.Server.Engines;
 using GptWsDaemon.Text;
+using GptWsDaemon.Upstream.Providers;
 using Microsoft.Extensions.Configuration;
 
 namespace GptWsDaemon.Config;
@@ -15,7 +16,7 @@ public sealed class SettingsLoader
     private static readonly Dictionary<string, string[]> KnownIniKeys = new(StringComparer.OrdinalIgnoreCase)
     {
         ["server"] = ["port", "host", "engine", "access_tokens", "allowed_origins", "shutdown_grace_seconds", "log_level"],
-        ["openai"] = ["api_key", "base_url", "demo", "demo_token_delay_ms", "connect_timeout_seconds", "first_token_timeout_seconds", "idle_timeout_seconds", "max_stream_seconds", "max_retries", "retry_base_delay_ms"],
+        ["openai"] = ["api_key", "base_url", "demo", "demo_token_delay_ms", "connect_timeout_seconds", "first_token_timeout_seconds", "idle_timeout_seconds", "max_stream_seconds", "max_retries", "retry_base_delay_ms", "allow_extra_body"],
         ["limits"] = ["max_connections", "streams_per_connection", "max_streams", "max_message_bytes", "max_tokens", "idle_timeout_seconds", "ping_interval_seconds", "send_queue_frames", "pending_message_bytes", "message_timeout_seconds", "handshake_timeout_seconds"],
         ["text"] = ["segment", "min_chars"],
         ["tts"] = ["first_min_chars", "min_chars", "max_chars", "code_placeholder"],
@@ -87,7 +88,8 @@ public sealed class SettingsLoader
                 continue;
             }
 
-            var keys = ProviderConfig.Owns(section.Key) ? ProviderConfig.SectionKeys : null;
+            var keys = section.Key.StartsWith("model.", StringComparison.OrdinalIgnoreCase) ? ProviderConfig.ModelSectionKeys
+                : ProviderConfig.Owns(section.Key) ? ProviderConfig.SectionKeys : null;
             if (keys is null && !KnownIniKeys.TryGetValue(section.Key, out keys))
             {
                 throw new ConfigException($"{path}: unknown section [{section.Key}]");
@@ -203,6 +205,8 @@ public sealed class SettingsLoader
             MinChars = ParseInt(Pick(null, null, "text:min_chars"), 0, 0, 10_000),
             ModelAliases = LoadAliases(),
             ExtraProviders = providers,
+            AllowExtraBody = ParseBool(Pick(null, null, "openai:allow_extra_body"), false),
+            ModelRules = providerConfig?.ReadModelRules() ?? [.. ModelRule.BuiltIn],
             Routes = routes,
             LiteralKeyProviders = literalKeys.Distinct(StringComparer.Ordinal).ToList(),
         };

@@ -35,6 +35,18 @@ public sealed record ChatRequest
     /// <summary>The sampling parameters.</summary>
     public SamplingParameters Parameters { get; init; } = new();
 
+    /// <summary><c>reasoning_effort</c> (none, minimal, low, medium, high, xhigh), or null when not set.</summary>
+    public string? ReasoningEffort { get; init; }
+
+    /// <summary>Whether the model's reasoning is relayed as <c>data.reasoning</c> frames (protocol.md §5.1).</summary>
+    public bool RelayReasoning { get; init; }
+
+    /// <summary>Fields forwarded as the client wrote them (protocol.md §4.1 "Pass-through"): name → raw JSON.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> PassThrough { get; init; } = [];
+
+    /// <summary><c>extra_body</c>'s members (name → raw JSON), merged into the upstream body; empty when not given.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> ExtraBody { get; init; } = [];
+
     /// <summary><see cref="System.Diagnostics.Stopwatch"/> timestamp of the frame's arrival, for consume_time.</summary>
     public long ReceivedAt { get; init; }
 

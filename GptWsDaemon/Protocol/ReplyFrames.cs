@@ -27,13 +27,23 @@ public static class ReplyFrames
         return b.End();
     }
 
-    /// <summary>The final frame of a stream: <c>contents: ""</c>, a finish_reason, and usage when known.</summary>
-    /// <remarks><paramref name="provider"/> and <paramref name="keyId"/> (masked) say who served it (protocol.md §5); null: not written.</remarks>
-    public static OutgoingFrame Final(RequestSeq seq, long receivedAt, string finishReason, UsageInfo? usage, string? provider = null, string? keyId = null)
+    /// <summary>A reasoning frame (protocol.md §5.1): <c>contents: ""</c> and the model's reasoning in <c>data.reasoning</c>.</summary>
+    public static OutgoingFrame Reasoning(RequestSeq seq, long receivedAt, ReadOnlySpan<char> reasoning)
     {
         var b = Builder();
         var w = b.Begin(ErrorCodes.Ok, "ok"u8, seq);
-        WriteData(w, receivedAt, finishReason, [], usage, served: (provider, keyId));
+        WriteData(w, receivedAt, default, [], reasoning: reasoning);
+        return b.End();
+    }
+
+    /// <summary>The final frame of a stream: <c>contents: ""</c>, a finish_reason, and usage when known.</summary>
+    /// <remarks><paramref name="provider"/> and <paramref name="keyId"/> (masked) say who served it (protocol.md §5); null: not written.</remarks>
+    /// <remarks><paramref name="extras"/>: a refusal, the tool calls (protocol.md §5.2).</remarks>
+    public static OutgoingFrame Final(RequestSeq seq, long receivedAt, string finishReason, UsageInfo? usage, string? provider = null, string? keyId = null, FinalExtras extras = default)
+    {
+        var b = Builder();
+        var w = b.Begin(ErrorCodes.Ok, "ok"u8, seq);
+        WriteData(w, receivedAt, finishReason, [], usage, served: (provider, keyId), extras: extras);
         return b.End();
     }
 
@@ -67,7 +77,9 @@ public static class ReplyFrames
         return b.End();
     }
 
-    private static void WriteData(Utf8JsonWriter w, long receivedAt, string? finishReason, ReadOnlySpan<char> contents, UsageInfo? usage = null, string? upstreamCode = null, (string? Provider, string? KeyId) served = default)
+    private static void WriteData(
+        Utf8JsonWriter w, long receivedAt, string? finishReason, ReadOnlySpan<char> contents, UsageInfo? usage = null, string? upstreamCode = null,
+        (string? Provider, string? KeyId) served = default, FinalExtras extras = default, ReadOnlySpan<char> reasoning = default)
     {
         w.WriteStartObject("data"u8);
         Span<byte> time = stackalloc byte[24];
@@ -82,13 +94,43 @@ public static class ReplyFrames
         }
 
         w.WriteString("contents"u8, contents);
+        if (!reasoning.IsEmpty)
+        {
+            w.WriteString("reasoning"u8, reasoning);
+        }
+
         if (usage is { } u)
         {
             w.WriteStartObject("usage"u8);
             w.WriteNumber("prompt_tokens"u8, u.PromptTokens);
             w.WriteNumber("completion_tokens"u8, u.CompletionTokens);
             w.WriteNumber("total_tokens"u8, u.PromptTokens + u.CompletionTokens);
+            if (u.CachedTokens is { } cached)
+            {
+                w.WriteStartObject("prompt_tokens_details"u8);
+                w.WriteNumber("cached_tokens"u8, cached);
+                w.WriteEndObject();
+            }
+
+            if (u.ReasoningTokens is { } thought)
+            {
+                w.WriteStartObject("completion_tokens_details"u8);
+                w.WriteNumber("reasoning_tokens"u8, thought);
+                w.WriteEndObject();
+            }
+
             w.WriteEndObject();
+        }
+
+        if (extras.Refusal)
+        {
+            w.WriteBoolean("refusal"u8, true);
+        }
+
+        if (extras.ToolCalls is { } calls)
+        {
+            w.WritePropertyName("tool_calls"u8);
+            w.WriteRawValue(calls, skipInputValidation: true);
         }
 
         if (upstreamCode is not null)

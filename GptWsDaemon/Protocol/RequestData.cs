@@ -47,6 +47,21 @@ internal sealed class RequestData
     /// <summary><c>stop</c>.</summary>
     public JsonElement Stop { get; private set; }
 
+    /// <summary><c>reasoning_effort</c>.</summary>
+    public JsonElement ReasoningEffort { get; private set; }
+
+    /// <summary><c>reasoning</c>: relay the model's reasoning.</summary>
+    public JsonElement Reasoning { get; private set; }
+
+    /// <summary><c>extra_body</c>.</summary>
+    public JsonElement ExtraBody { get; private set; }
+
+    /// <summary><c>n</c>.</summary>
+    public JsonElement N { get; private set; }
+
+    /// <summary>The fields of <see cref="PassThroughFields"/> present, in order.</summary>
+    public List<JsonProperty> PassThrough { get; } = [];
+
     /// <summary>Picks the known fields (names compared exactly; the last of duplicates wins; others ignored).</summary>
     public static RequestData From(JsonElement data)
     {
@@ -108,6 +123,26 @@ internal sealed class RequestData
             else if (field.NameEquals("stop"u8))
             {
                 d.Stop = field.Value;
+            }
+            else if (field.NameEquals("reasoning_effort"u8))
+            {
+                d.ReasoningEffort = field.Value;
+            }
+            else if (field.NameEquals("reasoning"u8))
+            {
+                d.Reasoning = field.Value;
+            }
+            else if (field.NameEquals("extra_body"u8))
+            {
+                d.ExtraBody = field.Value;
+            }
+            else if (field.NameEquals("n"u8))
+            {
+                d.N = field.Value;
+            }
+            else if (PassThroughFields.Kinds.ContainsKey(field.Name))
+            {
+                d.PassThrough.Add(field);
             }
         }
 

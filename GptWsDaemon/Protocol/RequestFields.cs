@@ -5,42 +5,6 @@ namespace GptWsDaemon.Protocol;
 /// <summary>Reads and checks the fields of a request's <c>data</c> (protocol.md §4.1): types, ranges, defaults; a bad one throws <see cref="RequestFieldException"/> naming it.</summary>
 internal static class RequestFields
 {
-    public static List<ChatMessage> ReadMessages(JsonElement element)
-    {
-        var list = new List<ChatMessage>();
-        if (element.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null)
-        {
-            return list;
-        }
-
-        if (element.ValueKind != JsonValueKind.Array)
-        {
-            throw new RequestFieldException(ErrorCodes.MissingPrompt, "messages: must be an array of {role, content}");
-        }
-
-        var i = 0;
-        foreach (var item in element.EnumerateArray())
-        {
-            if (item.ValueKind != JsonValueKind.Object
-                || !item.TryGetProperty("role", out var role) || role.ValueKind != JsonValueKind.String
-                || !item.TryGetProperty("content", out var content) || content.ValueKind != JsonValueKind.String)
-            {
-                throw new RequestFieldException(ErrorCodes.MissingPrompt, $"messages[{i}]: must be an object with string role and content");
-            }
-
-            var roleName = role.GetString()!;
-            if (roleName is not ("system" or "user" or "assistant" or "developer"))
-            {
-                throw new RequestFieldException(ErrorCodes.MissingPrompt, $"messages[{i}].role: must be system, user or assistant, not \"{Trim(roleName)}\"");
-            }
-
-            list.Add(new ChatMessage(roleName, content.GetString()!));
-            i++;
-        }
-
-        return list;
-    }
-
     public static List<string> ReadStop(JsonElement element)
     {
         switch (element.ValueKind)

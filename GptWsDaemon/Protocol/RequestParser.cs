@@ -108,7 +108,7 @@ public sealed class RequestParser
     private ChatRequest BuildRequest(RequestSeq seq, RequestData data, long receivedAt)
     {
         var query = RequestFields.OptionalString(data.Query, "query") ?? string.Empty;
-        var messages = RequestFields.ReadMessages(data.Messages);
+        var messages = MessageFields.Read(data.Messages);
         if (query.Length == 0 && messages.Count == 0)
         {
             throw new RequestFieldException(ErrorCodes.MissingPrompt, "data: query or messages must be given and not empty");
@@ -145,7 +145,21 @@ public sealed class RequestParser
             PresencePenalty = RequestFields.Number(data.PresencePenalty, "presence_penalty", -2, 2, 0),
             BestOf = RequestFields.Integer(data.BestOf, "best_of", 1, 20, 1),
             Stop = RequestFields.ReadStop(data.Stop),
+            Explicit = Set(data.Temperature, SamplingField.Temperature) | Set(data.MaxTokens, SamplingField.MaxTokens) | Set(data.TopP, SamplingField.TopP)
+                | Set(data.FrequencyPenalty, SamplingField.FrequencyPenalty) | Set(data.PresencePenalty, SamplingField.PresencePenalty)
+                | Set(data.BestOf, SamplingField.BestOf) | Set(data.Stop, SamplingField.Stop),
         };
+
+        if (RequestFields.Integer(data.N, "n", 1, 1_000_000, 1) != 1)
+        {
+            throw new RequestFieldException(ErrorCodes.BadParameter, "n: must be 1 (one answer per seq; send several requests for several answers)");
+        }
+
+        var effort = RequestFields.OptionalString(data.ReasoningEffort, "reasoning_effort");
+        if (effort is not (null or "none" or "minimal" or "low" or "medium" or "high" or "xhigh"))
+        {
+            throw new RequestFieldException(ErrorCodes.BadParameter, $"reasoning_effort: must be none, minimal, low, medium, high or xhigh, not \"{RequestFields.Trim(effort)}\"");
+        }
 
         if (query.Length > 0)
         {
@@ -156,10 +170,54 @@ public sealed class RequestParser
         return new ChatRequest
         {
             Seq = seq, Model = model, UpstreamModel = upstreamModel, Messages = messages, Query = query,
+            ReasoningEffort = effort, RelayReasoning = RequestFields.Bool(data.Reasoning, "reasoning", false),
+            PassThrough = PassThroughFields.Read(data.PassThrough), ExtraBody = ReadExtraBody(data.ExtraBody),
             OriginStream = RequestFields.Bool(data.OriginStream, "origin_stream", true), Segment = segment, StripMarkdown = stripMarkdown,
             OpenAiParameter = RequestFields.Bool(data.OpenAiParameter, "openai_parameter", true), Parameters = parameters, ReceivedAt = receivedAt,
         };
     }
+
+    private static SamplingField Set(JsonElement element, SamplingField field) =>
+        element.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null ? SamplingField.None : field;
+
+    /// <summary>protocol.md §4.1 <c>extra_body</c>: an object, when the operator allows it, that sets nothing the daemon sets itself.</summary>
+    private List<KeyValuePair<string, string>> ReadExtraBody(JsonElement element)
+    {
+        if (element.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null)
+        {
+            return [];
+        }
+
+        if (!_settings.AllowExtraBody)
+        {
+            throw new RequestFieldException(ErrorCodes.BadParameter, "extra_body: not allowed by this daemon (openai.allow_extra_body is false)");
+        }
+
+        if (element.ValueKind != JsonValueKind.Object)
+        {
+            throw new RequestFieldException(ErrorCodes.BadParameter, "extra_body: must be an object");
+        }
+
+        var members = new List<KeyValuePair<string, string>>();
+        foreach (var member in element.EnumerateObject())
+        {
+            if (ReservedBodyFields.Contains(member.Name) || PassThroughFields.Kinds.ContainsKey(member.Name))
+            {
+                throw new RequestFieldException(ErrorCodes.BadParameter, $"extra_body.{RequestFields.Trim(member.Name)}: set by the daemon or a request field of its own; extra_body adds provider switches only");
+            }
+
+            members.RemoveAll(m => m.Key == member.Name);
+            members.Add(new(member.Name, member.Value.GetRawText()));
+        }
+
+        return members;
+    }
+
+    private static readonly HashSet<string> ReservedBodyFields = new(StringComparer.Ordinal)
+    {
+        "model", "messages", "prompt", "input", "stream", "stream_options", "max_tokens", "max_completion_tokens", "max_output_tokens",
+        "temperature", "top_p", "frequency_penalty", "presence_penalty", "best_of", "stop", "n", "reasoning_effort", "reasoning", "system",
+    };
 
     private static RequestSeq? ReadSeq(JsonElement element, out string error)
     {

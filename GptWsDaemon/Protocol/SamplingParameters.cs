@@ -23,4 +23,10 @@ public sealed record SamplingParameters
 
     /// <summary>Up to four stop strings, default ["Human:"].</summary>
     public IReadOnlyList<string> Stop { get; init; } = ["Human:"];
+
+    /// <summary>The parameters the client set itself (the others are this table's defaults).</summary>
+    public SamplingField Explicit { get; init; }
+
+    /// <summary>Whether the client set <paramref name="field"/>.</summary>
+    public bool IsExplicit(SamplingField field) => (Explicit & field) != 0;
 }

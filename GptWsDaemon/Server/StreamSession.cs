@@ -89,6 +89,8 @@ public sealed class StreamSession : IDisposable
             var stripped = stripper is null ? null : new System.Text.StringBuilder();
             string finish = "stop";
             UsageInfo? usage = null;
+            var refusal = false;
+            byte[]? toolCalls = null;
             var code = ErrorCodes.Ok;
             string? errorMessage = null;
             string? upstreamCode = null;
@@ -109,6 +111,14 @@ public sealed class StreamSession : IDisposable
                     }
 
                     _servedBy ??= chunk.Origin;
+                    if (!chunk.Reasoning.IsEmpty && _request.RelayReasoning)
+                    {
+                        // protocol.md §5.1: reasoning in frames of its own, never in contents, never segmented.
+                        Send(ReplyFrames.Reasoning(_request.Seq, _request.ReceivedAt, chunk.Reasoning.Span));
+                    }
+
+                    refusal |= chunk.Refusal;
+                    toolCalls = chunk.ToolCalls ?? toolCalls;
                     if (!chunk.Content.IsEmpty)
                     {
                         _tokens++;
@@ -126,8 +136,8 @@ public sealed class StreamSession : IDisposable
 
                     if (chunk.FinishReason is { } reason)
                     {
-                        // protocol.md §5 knows stop, length, cancelled, error: content_filter, tool_calls and the like end as stop.
-                        finish = reason == "length" ? "length" : "stop";
+                        // protocol.md §5.2 knows stop, length, tool_calls, cancelled, error: content_filter and the like end as stop.
+                        finish = reason switch { "length" => "length", "tool_calls" => "tool_calls", _ => "stop" };
                     }
 
                     if (chunk.Usage is { } u)
@@ -138,6 +148,7 @@ public sealed class StreamSession : IDisposable
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
             {
+                toolCalls = null; // half-assembled calls are no calls
                 finish = "cancelled";
             }
             catch (UpstreamException e)
@@ -152,6 +163,11 @@ public sealed class StreamSession : IDisposable
                 var correlation = Guid.NewGuid().ToString("N")[..12];
                 errorMessage = $"internal error (correlation id {correlation})";
                 Log.Error(e, "seq={0} conn={1} internal error, correlation id {2}", _request.Seq, _connection.Id, correlation);
+            }
+
+            if (toolCalls is not null && finish == "stop")
+            {
+                finish = "tool_calls"; // servers that end a tool-calling turn with "stop" still called the tools
             }
 
             if (_reason != StreamEndReason.ConnectionLost)
@@ -173,7 +189,7 @@ public sealed class StreamSession : IDisposable
                 // Free the seq and the slots first: a client may reuse them the moment it reads the final frame.
                 _connection.Release(this);
                 Send(errorMessage is null
-                    ? ReplyFrames.Final(_request.Seq, _request.ReceivedAt, finish, usage, _servedBy?.Provider, _servedBy?.KeyId)
+                    ? ReplyFrames.Final(_request.Seq, _request.ReceivedAt, finish, usage, _servedBy?.Provider, _servedBy?.KeyId, new FinalExtras(refusal, toolCalls))
                     : ReplyFrames.Error(code, errorMessage, _request.Seq, _request.ReceivedAt, upstreamCode, _servedBy?.Provider, _servedBy?.KeyId));
             }
             else

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Runtime.CompilerServices;
 using GptWsDaemon.Config;
 using GptWsDaemon.Observability;
@@ -56,7 +55,7 @@ public sealed class ProviderStreams : IChatUpstream, IDisposable
     {
         using var _ = walk;
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        char[]? text = null; // each chunk's content, unescaped; rented once per stream, not a string per token
+        StreamState? state = null; // the buffers chunks are unescaped into: rented once per stream, not a string per token
         try
         {
             while (true)
@@ -78,7 +77,9 @@ public sealed class ProviderStreams : IChatUpstream, IDisposable
 
                 var events = new SseReader(stream, arrival: PlainHttpArrival.TryAttach(stream)).ReadAsync(timeout.Token).GetAsyncEnumerator(timeout.Token);
                 var stitcher = default(SurrogateStitcher);
-                var state = default(DialectState);
+                var reasoningStitcher = default(SurrogateStitcher);
+                state?.Return();
+                state = new StreamState();
                 var first = true;
                 UpstreamException? failure = null;
                 await using (events.ConfigureAwait(false))
@@ -109,9 +110,12 @@ public sealed class ProviderStreams : IChatUpstream, IDisposable
                         }
 
                         UpstreamChunk chunk;
+                        bool toolProgress;
                         try
                         {
-                            var verdict = dialect.Read(events.Current, ref state, ref text, out chunk);
+                            var fragments = state.ToolCalls?.Fragments ?? 0;
+                            var verdict = dialect.Read(events.Current, state, out chunk);
+                            toolProgress = (state.ToolCalls?.Fragments ?? 0) != fragments;
                             if (verdict == EventVerdict.End)
                             {
                                 break;
@@ -139,16 +143,27 @@ public sealed class ProviderStreams : IChatUpstream, IDisposable
                             break;
                         }
 
-                        var length = stitcher.Mend(ref text, chunk.Content.Length);
+                        var length = stitcher.Mend(ref state.Content, chunk.Content.Length);
+                        var thought = reasoningStitcher.Mend(ref state.Reasoning, chunk.Reasoning.Length);
                         if (chunk.FinishReason is not null)
                         {
-                            length = stitcher.Flush(ref text, length);
+                            length = stitcher.Flush(ref state.Content, length);
+                            thought = reasoningStitcher.Flush(ref state.Reasoning, thought);
+                            chunk = chunk with { ToolCalls = state.ToolCalls?.ToJson() };
                         }
 
-                        chunk = chunk with { Content = length == 0 ? default : text.AsMemory(0, length) };
+                        chunk = chunk with
+                        {
+                            Content = length == 0 ? default : state.Content.AsMemory(0, length),
+                            Reasoning = thought == 0 ? default : state.Reasoning.AsMemory(0, thought),
+                        };
+
+                        // protocol.md §9, openai.idle_timeout_seconds: content, reasoning, tool-call fragments and the finish are progress;
+                        // empty events and comments are not, or a stream that says nothing would stay alive for ever.
+                        var progress = !chunk.Content.IsEmpty || !chunk.Reasoning.IsEmpty || toolProgress || chunk.FinishReason is not null;
                         if (first)
                         {
-                            if (chunk.Content.IsEmpty && chunk.FinishReason is null && chunk.Usage is null)
+                            if (!progress && chunk.Usage is null)
                             {
                                 continue; // a role-only delta: nothing is the client's yet, the route may still move on
                             }
@@ -159,10 +174,8 @@ public sealed class ProviderStreams : IChatUpstream, IDisposable
                             chunk = chunk with { Origin = walk.ServedBy };
                         }
 
-                        if (!chunk.Content.IsEmpty || chunk.FinishReason is not null)
+                        if (progress)
                         {
-                            // protocol.md §9, openai.idle_timeout_seconds, once content flows: only content or the finish is progress; empty
-                            // events and comments would otherwise keep a stream that says nothing alive for ever.
                             timeout.Extend(_settings.UpstreamIdleTimeout);
                         }
 
@@ -172,10 +185,11 @@ public sealed class ProviderStreams : IChatUpstream, IDisposable
                 }
 
                 // A high surrogate still held back will never be paired: its U+FFFD goes out before the end or the error.
-                var tail = stitcher.Flush(ref text, 0);
-                if (tail > 0 && !first)
+                var tail = stitcher.Flush(ref state.Content, 0);
+                var thoughtTail = reasoningStitcher.Flush(ref state.Reasoning, 0);
+                if ((tail > 0 || thoughtTail > 0) && !first)
                 {
-                    yield return new UpstreamChunk(text.AsMemory(0, tail), null, null);
+                    yield return new UpstreamChunk(state.Content.AsMemory(0, tail), null, null) { Reasoning = state.Reasoning.AsMemory(0, thoughtTail) };
                 }
 
                 if (failure is null)
@@ -193,10 +207,7 @@ public sealed class ProviderStreams : IChatUpstream, IDisposable
         }
         finally
         {
-            if (text is not null)
-            {
-                ArrayPool<char>.Shared.Return(text);
-            }
+            state?.Return();
         }
     }
 

@@ -14,6 +14,7 @@ public sealed class AnthropicDialect : IDialect
     private readonly Uri _messages;
     private readonly string _version;
     private readonly int _maxTokens;
+    private readonly string _provider;
 
     /// <summary>Creates the dialect; <paramref name="maxTokens"/> is sent when the client leaves sampling to the provider.</summary>
     public AnthropicDialect(ProviderSettings settings, int maxTokens)
@@ -21,6 +22,7 @@ public sealed class AnthropicDialect : IDialect
         _messages = new Uri(settings.BaseUrl + "/v1/messages");
         _version = settings.AnthropicVersion;
         _maxTokens = maxTokens;
+        _provider = settings.Name;
     }
 
     /// <inheritdoc/>
@@ -37,8 +39,17 @@ public sealed class AnthropicDialect : IDialect
     }
 
     /// <inheritdoc/>
+    /// <exception cref="UpstreamException">A field or message this API cannot take (1004).</exception>
     public byte[] WriteBody(ChatRequest request, string model)
     {
+        var unsupported = request.PassThrough.Select(p => p.Key).FirstOrDefault()
+            ?? (request.ReasoningEffort is not null ? "reasoning_effort" : null)
+            ?? (request.Messages.Any(m => m.Role == "tool" || m.ToolCallsJson is not null) ? "messages: tool calls and results" : null);
+        if (unsupported is not null)
+        {
+            throw new UpstreamException(ErrorCodes.BadParameter, $"{unsupported}: not supported by provider {_provider} (kind anthropic)");
+        }
+
         var scratch = JsonScratch.ForThread;
         try
         {
@@ -61,7 +72,15 @@ public sealed class AnthropicDialect : IDialect
                 {
                     w.WriteStartObject();
                     w.WriteString("role"u8, m.Role);
-                    w.WriteString("content"u8, m.Content);
+                    if (m.PartsJson is { } parts)
+                    {
+                        AnthropicContent.Write(w, parts, _provider);
+                    }
+                    else
+                    {
+                        w.WriteString("content"u8, m.Content);
+                    }
+
                     w.WriteEndObject();
                 }
             }
@@ -84,6 +103,7 @@ public sealed class AnthropicDialect : IDialect
                 }
             }
 
+            OpenAiRequestBody.WriteRaw(w, request.ExtraBody);
             w.WriteEndObject();
             return scratch.ToArray();
         }
@@ -94,6 +114,6 @@ public sealed class AnthropicDialect : IDialect
     }
 
     /// <inheritdoc/>
-    public EventVerdict Read(in SseEvent ev, ref DialectState state, ref char[]? text, out UpstreamChunk chunk) =>
-        AnthropicEvents.Read(ev.Data.Span, ref state, ref text, out chunk);
+    public EventVerdict Read(in SseEvent ev, StreamState state, out UpstreamChunk chunk) =>
+        AnthropicEvents.Read(ev.Data.Span, state, out chunk);
 }

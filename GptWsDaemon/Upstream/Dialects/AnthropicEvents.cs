@@ -12,7 +12,7 @@ namespace GptWsDaemon.Upstream.Dialects;
 /// </summary>
 internal static class AnthropicEvents
 {
-    public static EventVerdict Read(ReadOnlySpan<byte> json, ref DialectState state, ref char[]? text, out UpstreamChunk chunk)
+    public static EventVerdict Read(ReadOnlySpan<byte> json, StreamState state, out UpstreamChunk chunk)
     {
         chunk = default;
         if (json.IsEmpty)
@@ -42,7 +42,7 @@ internal static class AnthropicEvents
                 else if (reader.ValueTextEquals("delta"u8))
                 {
                     reader.Read();
-                    ReadDelta(ref reader, ref content, ref stop, ref text);
+                    ReadDelta(ref reader, ref content, ref stop, state);
                 }
                 else if (reader.ValueTextEquals("usage"u8))
                 {
@@ -121,7 +121,7 @@ internal static class AnthropicEvents
         : Type.Unknown;
 
     /// <summary>A content_block_delta's or message_delta's delta: text of a text_delta, a stop_reason.</summary>
-    private static void ReadDelta(ref Utf8JsonReader reader, ref ReadOnlyMemory<char> content, ref string? stop, ref char[]? text)
+    private static void ReadDelta(ref Utf8JsonReader reader, ref ReadOnlyMemory<char> content, ref string? stop, StreamState state)
     {
         if (reader.TokenType != JsonTokenType.StartObject)
         {
@@ -135,7 +135,7 @@ internal static class AnthropicEvents
             {
                 // Only a text_delta has "text" (thinking_delta has "thinking", input_json_delta "partial_json").
                 reader.Read();
-                content = ChunkParser.ReadText(ref reader, ref text);
+                content = ChunkParser.ReadText(ref reader, ref state.Content);
             }
             else if (reader.ValueTextEquals("stop_reason"u8))
             {

@@ -17,8 +17,8 @@ public sealed class AzureDialect : OpenAiDialect
     private readonly FrozenDictionary<string, Uri> _deployments; // the configured deployments' URLs, parsed once
 
     /// <summary>Creates the dialect for <paramref name="settings"/>.</summary>
-    public AzureDialect(ProviderSettings settings)
-        : base(settings.BaseUrl + "/openai/v1")
+    public AzureDialect(ProviderSettings settings, IReadOnlyList<ModelRule>? rules = null)
+        : base(settings.BaseUrl + "/openai/v1", rules)
     {
         _baseUrl = settings.BaseUrl;
         _apiVersion = settings.ApiVersion;

@@ -18,19 +18,32 @@ public static class ChunkParser
     /// <summary>Parses a chat.completion.chunk or text_completion chunk; the content gets an array of its own (never returned to the pool).</summary>
     /// <exception cref="UpstreamException">Malformed JSON (2005).</exception>
     /// <exception cref="ReportedErrorException">The event is an error object.</exception>
-    public static UpstreamChunk Parse(ReadOnlySpan<byte> json)
-    {
-        char[]? text = null;
-        return Parse(json, ref text);
-    }
+    public static UpstreamChunk Parse(ReadOnlySpan<byte> json) => Parse(json, new StreamState());
 
-    /// <summary>
-    /// Parses a chunk, unescaping its content into <paramref name="text"/> (rented from the shared pool and swapped for a
-    /// bigger one when needed; the caller returns it): no string per token. The content is valid until the next call.
-    /// </summary>
+    /// <summary>Parses a chunk, unescaping its content into <paramref name="text"/> (rented from the shared pool and swapped for a bigger one when needed; the caller returns it).</summary>
     /// <exception cref="UpstreamException">Malformed JSON (2005).</exception>
     /// <exception cref="ReportedErrorException">The event is an error object.</exception>
     public static UpstreamChunk Parse(ReadOnlySpan<byte> json, ref char[]? text)
+    {
+        var state = new StreamState();
+        state.Content = text;
+        try
+        {
+            return Parse(json, state);
+        }
+        finally
+        {
+            text = state.Content;
+        }
+    }
+
+    /// <summary>
+    /// Parses a chunk, unescaping its content and reasoning into <paramref name="state"/>'s buffers (no string per
+    /// token) and adding tool-call fragments to its assembler. The texts are valid until the next call.
+    /// </summary>
+    /// <exception cref="UpstreamException">Malformed JSON (2005).</exception>
+    /// <exception cref="ReportedErrorException">The event is an error object.</exception>
+    public static UpstreamChunk Parse(ReadOnlySpan<byte> json, StreamState state)
     {
         try
         {
@@ -40,7 +53,7 @@ public static class ChunkParser
                 throw Malformed(null);
             }
 
-            ReadOnlyMemory<char> content = default;
+            var delta = default(Delta);
             string? finish = null;
             UsageInfo? usage = null;
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
@@ -50,7 +63,7 @@ public static class ChunkParser
                     reader.Read();
                     if (reader.TokenType == JsonTokenType.StartArray)
                     {
-                        ReadChoices(ref reader, ref content, ref finish, ref text);
+                        ReadChoices(ref reader, ref delta, ref finish, state);
                     }
                     else
                     {
@@ -61,6 +74,12 @@ public static class ChunkParser
                 {
                     reader.Read();
                     usage = reader.TokenType == JsonTokenType.StartObject ? ReadUsage(ref reader) : SkipValue(ref reader);
+                }
+                else if (reader.ValueTextEquals("x_groq"u8))
+                {
+                    // Groq puts the usage under its own key.
+                    reader.Read();
+                    usage = ReadVendorUsage(ref reader) ?? usage;
                 }
                 else if (reader.ValueTextEquals("error"u8))
                 {
@@ -81,7 +100,7 @@ public static class ChunkParser
                 }
             }
 
-            return new UpstreamChunk(content, finish, usage);
+            return new UpstreamChunk(delta.Content, finish, usage) { Reasoning = delta.Reasoning, Refusal = delta.Refusal };
         }
         catch (JsonException e)
         {
@@ -97,7 +116,7 @@ public static class ChunkParser
         }
     }
 
-    private static void ReadChoices(ref Utf8JsonReader reader, ref ReadOnlyMemory<char> content, ref string? finish, ref char[]? text)
+    private static void ReadChoices(ref Utf8JsonReader reader, ref Delta delta, ref string? finish, StreamState state)
     {
         var first = true;
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
@@ -117,17 +136,17 @@ public static class ChunkParser
                     reader.Read();
                     if (reader.TokenType == JsonTokenType.StartObject)
                     {
-                        ReadDelta(ref reader, ref content, ref text);
+                        ReadDelta(ref reader, ref delta, state);
                     }
                     else
                     {
-                        reader.Skip();
+                        reader.Skip(); // Azure's content-filter chunks: no delta, or null
                     }
                 }
                 else if (reader.ValueTextEquals("text"u8))
                 {
                     reader.Read();
-                    content = ReadText(ref reader, ref text);
+                    delta.Content = ReadText(ref reader, ref state.Content);
                 }
                 else if (reader.ValueTextEquals("finish_reason"u8))
                 {
@@ -143,20 +162,124 @@ public static class ChunkParser
         }
     }
 
-    private static void ReadDelta(ref Utf8JsonReader reader, ref ReadOnlyMemory<char> content, ref char[]? text)
+    /// <summary>content, refusal (into the content buffer), reasoning_content or reasoning (into the reasoning buffer), tool_calls.</summary>
+    private static void ReadDelta(ref Utf8JsonReader reader, ref Delta delta, StreamState state)
     {
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             if (reader.ValueTextEquals("content"u8))
             {
                 reader.Read();
-                content = ReadText(ref reader, ref text);
+                var content = ReadText(ref reader, ref state.Content);
+                if (!content.IsEmpty || delta.Content.IsEmpty)
+                {
+                    delta.Content = content;
+                }
+            }
+            else if (reader.ValueTextEquals("refusal"u8))
+            {
+                reader.Read();
+                var refusal = ReadText(ref reader, ref state.Content);
+                if (!refusal.IsEmpty)
+                {
+                    delta.Content = refusal;
+                    delta.Refusal = true;
+                }
+            }
+            else if (reader.ValueTextEquals("reasoning_content"u8) || reader.ValueTextEquals("reasoning"u8))
+            {
+                reader.Read();
+                var reasoning = ReadText(ref reader, ref state.Reasoning);
+                if (!reasoning.IsEmpty)
+                {
+                    delta.Reasoning = reasoning;
+                }
+            }
+            else if (reader.ValueTextEquals("tool_calls"u8))
+            {
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.StartArray)
+                {
+                    ReadToolCalls(ref reader, state);
+                }
+                else
+                {
+                    reader.Skip();
+                }
             }
             else
             {
                 reader.Read();
                 reader.Skip();
             }
+        }
+    }
+
+    /// <summary>Tool-call fragments: <c>[{index, id?, type?, function: {name?, arguments?}}]</c>.</summary>
+    private static void ReadToolCalls(ref Utf8JsonReader reader, StreamState state)
+    {
+        var position = 0;
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            if (reader.TokenType != JsonTokenType.StartObject)
+            {
+                reader.Skip();
+                continue;
+            }
+
+            int index = position++;
+            string? id = null, name = null, arguments = null;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("index"u8))
+                {
+                    reader.Read();
+                    index = reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var i) ? i : index;
+                }
+                else if (reader.ValueTextEquals("id"u8))
+                {
+                    reader.Read();
+                    id = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                }
+                else if (reader.ValueTextEquals("function"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType != JsonTokenType.StartObject)
+                    {
+                        reader.Skip();
+                        continue;
+                    }
+
+                    while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                    {
+                        var isName = reader.ValueTextEquals("name"u8);
+                        var isArguments = reader.ValueTextEquals("arguments"u8);
+                        reader.Read();
+                        if (reader.TokenType == JsonTokenType.String && (isName || isArguments))
+                        {
+                            if (isName)
+                            {
+                                name = reader.GetString();
+                            }
+                            else
+                            {
+                                arguments = reader.GetString();
+                            }
+                        }
+                        else
+                        {
+                            reader.Skip();
+                        }
+                    }
+                }
+                else
+                {
+                    reader.Read();
+                    reader.Skip();
+                }
+            }
+
+            (state.ToolCalls ??= new ToolCallAssembler()).Add(index, id, name, arguments);
         }
     }
 
@@ -234,17 +357,28 @@ public static class ChunkParser
     private static UsageInfo ReadUsage(ref Utf8JsonReader reader)
     {
         int prompt = 0, completion = 0;
+        int? reasoning = null, cached = null;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             if (reader.ValueTextEquals("prompt_tokens"u8))
             {
                 reader.Read();
-                prompt = reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var p) ? p : 0;
+                prompt = Int(ref reader) ?? 0;
             }
             else if (reader.ValueTextEquals("completion_tokens"u8))
             {
                 reader.Read();
-                completion = reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var c) ? c : 0;
+                completion = Int(ref reader) ?? 0;
+            }
+            else if (reader.ValueTextEquals("completion_tokens_details"u8))
+            {
+                reader.Read();
+                reasoning = Detail(ref reader, "reasoning_tokens"u8) ?? reasoning;
+            }
+            else if (reader.ValueTextEquals("prompt_tokens_details"u8))
+            {
+                reader.Read();
+                cached = Detail(ref reader, "cached_tokens"u8) ?? cached;
             }
             else
             {
@@ -253,8 +387,64 @@ public static class ChunkParser
             }
         }
 
-        return new UsageInfo(prompt, completion);
+        return new UsageInfo(prompt, completion) { ReasoningTokens = reasoning, CachedTokens = cached };
     }
+
+    /// <summary>A vendor object (<c>x_groq</c>) holding a usage object, or null.</summary>
+    private static UsageInfo? ReadVendorUsage(ref Utf8JsonReader reader)
+    {
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            reader.Skip();
+            return null;
+        }
+
+        UsageInfo? usage = null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var isUsage = reader.ValueTextEquals("usage"u8);
+            reader.Read();
+            if (isUsage && reader.TokenType == JsonTokenType.StartObject)
+            {
+                usage = ReadUsage(ref reader);
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+
+        return usage;
+    }
+
+    /// <summary>One number of a details object (<c>{"reasoning_tokens": 12, …}</c>), or null.</summary>
+    private static int? Detail(ref Utf8JsonReader reader, ReadOnlySpan<byte> name)
+    {
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            reader.Skip();
+            return null;
+        }
+
+        int? value = null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var wanted = reader.ValueTextEquals(name);
+            reader.Read();
+            if (wanted)
+            {
+                value = Int(ref reader);
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+
+        return value;
+    }
+
+    private static int? Int(ref Utf8JsonReader reader) => reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var n) ? n : null;
 
     private static UsageInfo? SkipValue(ref Utf8JsonReader reader)
     {
@@ -274,4 +464,12 @@ public static class ChunkParser
 
     internal static UpstreamException Malformed(Exception? inner) =>
         new(ErrorCodes.UpstreamBroken, "upstream sent a malformed event", inner);
+
+    /// <summary>What one delta carried.</summary>
+    private struct Delta
+    {
+        public ReadOnlyMemory<char> Content;
+        public ReadOnlyMemory<char> Reasoning;
+        public bool Refusal;
+    }
 }

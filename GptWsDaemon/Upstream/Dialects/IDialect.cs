@@ -8,7 +8,8 @@ namespace GptWsDaemon.Upstream.Dialects;
 /// One wire format, and nothing else: where a request goes, its headers and body, and what one SSE event says. The
 /// shared <see cref="ProviderStreams"/> does the rest (connections, retries, failover, deadlines, redaction, surrogate
 /// pairs). Buffer lifetime on this seam: an event's bytes are valid only during <see cref="Read"/>, and a chunk's
-/// content lives in <c>text</c>, which the next <see cref="Read"/> overwrites — the engine relays it before reading on.
+/// texts live in the <see cref="StreamState"/>'s buffers, which the next <see cref="Read"/> overwrites — the engine
+/// relays them before reading on.
 /// </summary>
 public interface IDialect
 {
@@ -28,5 +29,5 @@ public interface IDialect
     /// Reads one event into <paramref name="chunk"/>. Throws <see cref="ReportedErrorException"/> for an error object
     /// and <see cref="UpstreamException"/> (2005) for a malformed event.
     /// </summary>
-    EventVerdict Read(in SseEvent ev, ref DialectState state, ref char[]? text, out UpstreamChunk chunk);
+    EventVerdict Read(in SseEvent ev, StreamState state, out UpstreamChunk chunk);
 }

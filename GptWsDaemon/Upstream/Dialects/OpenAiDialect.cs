@@ -13,10 +13,12 @@ public class OpenAiDialect : IDialect
 {
     private readonly Uri _chat;
     private readonly Uri _completions;
+    private readonly IReadOnlyList<ModelRule> _rules;
 
-    /// <summary>Creates the dialect for <paramref name="baseUrl"/> (…/v1).</summary>
-    public OpenAiDialect(string baseUrl)
+    /// <summary>Creates the dialect for <paramref name="baseUrl"/> (…/v1), writing requests by <paramref name="rules"/> (default: the built-in ones).</summary>
+    public OpenAiDialect(string baseUrl, IReadOnlyList<ModelRule>? rules = null)
     {
+        _rules = rules ?? ModelRule.BuiltIn;
         // Parsed once: a Uri per request would be two more objects surviving with every stream.
         _chat = new Uri(baseUrl + "/chat/completions");
         _completions = new Uri(baseUrl + "/completions");
@@ -38,13 +40,13 @@ public class OpenAiDialect : IDialect
         headers.TryAddWithoutValidation("Authorization", key.Bearer);
 
     /// <inheritdoc/>
-    public byte[] WriteBody(ChatRequest request, string model) => OpenAiRequestBody.Write(request, model, IsCompletions(request));
+    public byte[] WriteBody(ChatRequest request, string model) => OpenAiRequestBody.Write(request, model, IsCompletions(request), ModelRule.For(_rules, request.UpstreamModel));
 
     /// <summary>Whether the model asked (not a deployment name it maps to) is a prompt-only one.</summary>
     protected static bool IsCompletions(ChatRequest request) => IsCompletionsModel(request.UpstreamModel);
 
     /// <inheritdoc/>
-    public EventVerdict Read(in SseEvent ev, ref DialectState state, ref char[]? text, out UpstreamChunk chunk)
+    public EventVerdict Read(in SseEvent ev, StreamState state, out UpstreamChunk chunk)
     {
         chunk = default;
         var data = ev.Data.Span;
@@ -63,7 +65,7 @@ public class OpenAiDialect : IDialect
             return EventVerdict.Skip; // "data:" alone: a keep-alive some servers send, no chunk
         }
 
-        chunk = ChunkParser.Parse(data, ref text);
+        chunk = ChunkParser.Parse(data, state);
         return EventVerdict.Chunk;
     }
 }

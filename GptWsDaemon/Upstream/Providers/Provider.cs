@@ -19,11 +19,11 @@ public sealed class Provider : IDisposable
         Settings = settings;
         Counters = counters;
         Action<KeyPool.BenchReason>? benched = counters is null ? null : reason => (reason == KeyPool.BenchReason.Refused ? counters.Refused : counters.RateLimited).Inc();
-        Dialect = settings.Kind switch
+        Dialect = settings.Api == ProviderApi.Responses ? new ResponsesDialect(settings, daemon.ModelRules) : settings.Kind switch
         {
-            ProviderKind.Azure => new AzureDialect(settings),
+            ProviderKind.Azure => new AzureDialect(settings, daemon.ModelRules),
             ProviderKind.Anthropic => new AnthropicDialect(settings, daemon.MaxTokens),
-            _ => new OpenAiDialect(settings.BaseUrl),
+            _ => new OpenAiDialect(settings.BaseUrl, daemon.ModelRules),
         };
         Keys = new KeyPool(settings.Name, ApiKey.Mask(settings.ApiKeys), time, benched);
         ServedBy = [.. Keys.Keys.Select(k => new ServedBy(settings.Name, k.Id))];

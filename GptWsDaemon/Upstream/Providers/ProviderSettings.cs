@@ -12,6 +12,9 @@ public sealed record ProviderSettings
     /// <summary>The wire format.</summary>
     public ProviderKind Kind { get; init; } = ProviderKind.OpenAi;
 
+    /// <summary>Kind openai or azure: the chat/completions API or the Responses API (ini <c>api</c>).</summary>
+    public ProviderApi Api { get; init; } = ProviderApi.Chat;
+
     /// <summary>The base URL, without a trailing slash.</summary>
     public required string BaseUrl { get; init; }
 

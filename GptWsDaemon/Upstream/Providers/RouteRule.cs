@@ -10,33 +10,8 @@ namespace GptWsDaemon.Upstream.Providers;
 public sealed record RouteRule(string Pattern, IReadOnlyList<string> Providers)
 {
     /// <summary>How specific the pattern is: its literal characters.</summary>
-    public int Specificity => Pattern.Length - Pattern.Count(c => c == '*');
+    public int Specificity => ModelPattern.Specificity(Pattern);
 
     /// <summary>Whether <paramref name="model"/> matches the pattern (ordinal, case-sensitive).</summary>
-    public bool Matches(string model) => Glob(Pattern.AsSpan(), model.AsSpan());
-
-    private static bool Glob(ReadOnlySpan<char> pattern, ReadOnlySpan<char> text)
-    {
-        var star = pattern.IndexOf('*');
-        if (star < 0)
-        {
-            return pattern.SequenceEqual(text);
-        }
-
-        if (!text.StartsWith(pattern[..star]))
-        {
-            return false;
-        }
-
-        var rest = pattern[(star + 1)..];
-        for (var start = star; start <= text.Length; start++)
-        {
-            if (Glob(rest, text[start..]))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+    public bool Matches(string model) => ModelPattern.Matches(Pattern, model);
 }
