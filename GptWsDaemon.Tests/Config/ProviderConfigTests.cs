@@ -96,6 +96,38 @@ public sealed class ProviderConfigTests
     }
 
     [Test]
+    public void Load_ModelSections_OverrideAndExtendTheBuiltInRules()
+    {
+        var settings = Load("[model.gpt-5*]\nsampling = all\n[model.deepseek-reasoner]\nmax_tokens_param = max_tokens\nsampling = client_only\n[openai]\nallow_extra_body = true\n", []);
+        Assert.Multiple(() =>
+        {
+            Assert.That(ModelRule.For(settings.ModelRules, "gpt-5.1"), Is.EqualTo(new ModelRule("gpt-5*", "max_completion_tokens", false)), "replaces the built-in rule, keeps what it does not set");
+            Assert.That(ModelRule.For(settings.ModelRules, "deepseek-reasoner"), Is.EqualTo(new ModelRule("deepseek-reasoner", "max_tokens", true)));
+            Assert.That(ModelRule.For(settings.ModelRules, "o3-mini").MaxTokensParam, Is.EqualTo("max_completion_tokens"), "other built-in rules stay");
+            Assert.That(ModelRule.For(settings.ModelRules, "gpt-4o"), Is.SameAs(ModelRule.Default));
+            Assert.That(settings.AllowExtraBody, Is.True);
+        });
+    }
+
+    [Test]
+    public void Load_ProviderApiResponses()
+    {
+        var settings = Load("[provider.r]\napi = responses\napi_keys = env:K\n", new() { ["K"] = "sk-r-000000000001" });
+        Assert.That(settings.Providers.Single().Api, Is.EqualTo(ProviderApi.Responses));
+    }
+
+    [TestCase("[model.x]\nmax_tokens_param = max_output\n", "max_tokens_param: must be max_tokens or max_completion_tokens, not 'max_output'")]
+    [TestCase("[model.x]\nsampling = some\n", "sampling: must be all or client_only, not 'some'")]
+    [TestCase("[model.x]\ntemperature = 1\n", "unknown key model.x.temperature")]
+    [TestCase("[provider.c]\nkind = anthropic\napi = responses\napi_keys = env:K\n", "api: responses is OpenAI's and Azure's API")]
+    [TestCase("[provider.c]\napi = graphql\napi_keys = env:K\n", "api: must be chat or responses, not 'graphql'")]
+    public void Load_BadModelOrApiConfig_OneLineError(string ini, string expected)
+    {
+        var ex = Assert.Throws<ConfigException>(() => Load(ini, new() { ["K"] = "sk-some-key-000000001" }));
+        Assert.That(ex!.Message, Does.Contain(expected));
+    }
+
+    [Test]
     public void Load_ReadmeExample_LoadsAsItSays()
     {
         var readme = File.ReadAllText(GptWsDaemon.Tests.Support.RepoRoot.Combine("README.md"));
