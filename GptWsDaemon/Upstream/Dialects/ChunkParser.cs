@@ -13,8 +13,6 @@ namespace GptWsDaemon.Upstream.Dialects;
 /// </summary>
 public static class ChunkParser
 {
-    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
     /// <summary>Parses a chat.completion.chunk or text_completion chunk; the content gets an array of its own (never returned to the pool).</summary>
     /// <exception cref="UpstreamException">Malformed JSON (2005).</exception>
     /// <exception cref="ReportedErrorException">The event is an error object.</exception>
@@ -73,13 +71,13 @@ public static class ChunkParser
                 else if (reader.ValueTextEquals("usage"u8))
                 {
                     reader.Read();
-                    usage = reader.TokenType == JsonTokenType.StartObject ? ReadUsage(ref reader) : SkipValue(ref reader);
+                    usage = reader.TokenType == JsonTokenType.StartObject ? UsageReader.Read(ref reader) : SkipValue(ref reader);
                 }
                 else if (reader.ValueTextEquals("x_groq"u8))
                 {
                     // Groq puts the usage under its own key.
                     reader.Read();
-                    usage = ReadVendorUsage(ref reader) ?? usage;
+                    usage = UsageReader.ReadVendor(ref reader) ?? usage;
                 }
                 else if (reader.ValueTextEquals("error"u8))
                 {
@@ -200,7 +198,7 @@ public static class ChunkParser
                 reader.Read();
                 if (reader.TokenType == JsonTokenType.StartArray)
                 {
-                    ReadToolCalls(ref reader, state);
+                    ToolCallFragments.Read(ref reader, state);
                 }
                 else
                 {
@@ -214,237 +212,6 @@ public static class ChunkParser
             }
         }
     }
-
-    /// <summary>Tool-call fragments: <c>[{index, id?, type?, function: {name?, arguments?}}]</c>.</summary>
-    private static void ReadToolCalls(ref Utf8JsonReader reader, StreamState state)
-    {
-        var position = 0;
-        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
-        {
-            if (reader.TokenType != JsonTokenType.StartObject)
-            {
-                reader.Skip();
-                continue;
-            }
-
-            int index = position++;
-            string? id = null, name = null, arguments = null;
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                if (reader.ValueTextEquals("index"u8))
-                {
-                    reader.Read();
-                    index = reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var i) ? i : index;
-                }
-                else if (reader.ValueTextEquals("id"u8))
-                {
-                    reader.Read();
-                    id = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-                }
-                else if (reader.ValueTextEquals("function"u8))
-                {
-                    reader.Read();
-                    if (reader.TokenType != JsonTokenType.StartObject)
-                    {
-                        reader.Skip();
-                        continue;
-                    }
-
-                    while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-                    {
-                        var isName = reader.ValueTextEquals("name"u8);
-                        var isArguments = reader.ValueTextEquals("arguments"u8);
-                        reader.Read();
-                        if (reader.TokenType == JsonTokenType.String && (isName || isArguments))
-                        {
-                            if (isName)
-                            {
-                                name = reader.GetString();
-                            }
-                            else
-                            {
-                                arguments = reader.GetString();
-                            }
-                        }
-                        else
-                        {
-                            reader.Skip();
-                        }
-                    }
-                }
-                else
-                {
-                    reader.Read();
-                    reader.Skip();
-                }
-            }
-
-            (state.ToolCalls ??= new ToolCallAssembler()).Add(index, id, name, arguments);
-        }
-    }
-
-    /// <summary>A string value unescaped into <paramref name="text"/>; anything else (null, a number) is no text.</summary>
-    internal static ReadOnlyMemory<char> ReadText(ref Utf8JsonReader reader, ref char[]? text)
-    {
-        if (reader.TokenType != JsonTokenType.String)
-        {
-            reader.Skip();
-            return default;
-        }
-
-        // Unescaped UTF-16 is never longer than the raw UTF-8 (escapes only shrink), so the raw length is enough room.
-        var room = reader.HasValueSequence ? checked((int)reader.ValueSequence.Length) : reader.ValueSpan.Length;
-        PooledBuffer.Grow(ref text, 0, Math.Max(room, 256));
-
-        int length;
-        try
-        {
-            length = reader.CopyString(text);
-        }
-        catch (InvalidOperationException) when (reader.ValueIsEscaped && !reader.HasValueSequence)
-        {
-            // A \u escape holding half a surrogate pair (a provider slicing by UTF-16 units) is valid JSON the reader refuses.
-            length = UnescapeLoneSurrogates(reader.ValueSpan, text);
-        }
-
-        return text.AsMemory(0, length);
-    }
-
-    /// <summary>
-    /// Unescapes a JSON string as <see cref="Utf8JsonReader.CopyString(Span{char})"/> would, but keeps a lone surrogate
-    /// from a <c>\u</c> escape as it is (<see cref="SurrogateStitcher"/> pairs or replaces it). The reader has already
-    /// checked the escapes' syntax; invalid UTF-8 between them is still malformed.
-    /// </summary>
-    private static int UnescapeLoneSurrogates(ReadOnlySpan<byte> raw, Span<char> destination)
-    {
-        var written = 0;
-        while (true)
-        {
-            var backslash = raw.IndexOf((byte)'\\');
-            var plain = backslash < 0 ? raw : raw[..backslash];
-            written += StrictUtf8.GetChars(plain, destination[written..]);
-            if (backslash < 0)
-            {
-                return written;
-            }
-
-            raw = raw[backslash..];
-            if (raw[1] == (byte)'u')
-            {
-                if (!Utf8Parser.TryParse(raw.Slice(2, 4), out ushort unit, out var used, 'X') || used != 4)
-                {
-                    throw Malformed(null);
-                }
-
-                destination[written++] = (char)unit;
-                raw = raw[6..];
-                continue;
-            }
-
-            destination[written++] = raw[1] switch
-            {
-                (byte)'b' => '\b',
-                (byte)'f' => '\f',
-                (byte)'n' => '\n',
-                (byte)'r' => '\r',
-                (byte)'t' => '\t',
-                var c => (char)c, // \" \\ \/
-            };
-            raw = raw[2..];
-        }
-    }
-
-    private static UsageInfo ReadUsage(ref Utf8JsonReader reader)
-    {
-        int prompt = 0, completion = 0;
-        int? reasoning = null, cached = null;
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            if (reader.ValueTextEquals("prompt_tokens"u8))
-            {
-                reader.Read();
-                prompt = Int(ref reader) ?? 0;
-            }
-            else if (reader.ValueTextEquals("completion_tokens"u8))
-            {
-                reader.Read();
-                completion = Int(ref reader) ?? 0;
-            }
-            else if (reader.ValueTextEquals("completion_tokens_details"u8))
-            {
-                reader.Read();
-                reasoning = Detail(ref reader, "reasoning_tokens"u8) ?? reasoning;
-            }
-            else if (reader.ValueTextEquals("prompt_tokens_details"u8))
-            {
-                reader.Read();
-                cached = Detail(ref reader, "cached_tokens"u8) ?? cached;
-            }
-            else
-            {
-                reader.Read();
-                reader.Skip();
-            }
-        }
-
-        return new UsageInfo(prompt, completion) { ReasoningTokens = reasoning, CachedTokens = cached };
-    }
-
-    /// <summary>A vendor object (<c>x_groq</c>) holding a usage object, or null.</summary>
-    private static UsageInfo? ReadVendorUsage(ref Utf8JsonReader reader)
-    {
-        if (reader.TokenType != JsonTokenType.StartObject)
-        {
-            reader.Skip();
-            return null;
-        }
-
-        UsageInfo? usage = null;
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            var isUsage = reader.ValueTextEquals("usage"u8);
-            reader.Read();
-            if (isUsage && reader.TokenType == JsonTokenType.StartObject)
-            {
-                usage = ReadUsage(ref reader);
-            }
-            else
-            {
-                reader.Skip();
-            }
-        }
-
-        return usage;
-    }
-
-    /// <summary>One number of a details object (<c>{"reasoning_tokens": 12, …}</c>), or null.</summary>
-    private static int? Detail(ref Utf8JsonReader reader, ReadOnlySpan<byte> name)
-    {
-        if (reader.TokenType != JsonTokenType.StartObject)
-        {
-            reader.Skip();
-            return null;
-        }
-
-        int? value = null;
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            var wanted = reader.ValueTextEquals(name);
-            reader.Read();
-            if (wanted)
-            {
-                value = Int(ref reader);
-            }
-            else
-            {
-                reader.Skip();
-            }
-        }
-
-        return value;
-    }
-
-    private static int? Int(ref Utf8JsonReader reader) => reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var n) ? n : null;
 
     private static UsageInfo? SkipValue(ref Utf8JsonReader reader)
     {
@@ -461,6 +228,9 @@ public static class ChunkParser
         reader.Skip();
         return null;
     }
+
+    /// <summary>A string value unescaped into <paramref name="text"/> (<see cref="JsonText.Read"/>).</summary>
+    internal static ReadOnlyMemory<char> ReadText(ref Utf8JsonReader reader, ref char[]? text) => JsonText.Read(ref reader, ref text);
 
     internal static UpstreamException Malformed(Exception? inner) =>
         new(ErrorCodes.UpstreamBroken, "upstream sent a malformed event", inner);
