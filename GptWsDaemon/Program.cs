@@ -77,10 +77,14 @@ internal static class Program
         }
 
         var metrics = new DaemonMetrics();
-        var redactor = new SecretRedactor([.. settings.Providers.SelectMany(p => p.ApiKeys), .. settings.AccessTokens]);
+        var redactor = new SecretRedactor([.. settings.Providers.SelectMany(p => p.ApiKeys), .. settings.ResolveTokens().Select(t => t.Token), .. settings.AdminTokens]);
         using var providers = settings.Demo ? null : new ProviderStreams(settings, redactor, metrics);
         IChatUpstream upstream = providers is null ? new DemoUpstream(settings.DemoTokenDelay) : providers;
-        await using var server = new DaemonServer(settings, upstream, metrics);
+        await using var redis = settings.RedisUrl is { } url && (settings.Quota.Any || settings.AdminTokens.Count > 0)
+            ? await Quotas.RedisQuotaStore.ConnectAsync(url, settings.MaxStreamDuration).ConfigureAwait(false)
+            : null;
+        var quota = redis is null ? null : new Quotas.QuotaGate(settings.Quota, redis, metrics);
+        await using var server = new DaemonServer(settings, upstream, metrics, quota);
         try
         {
             await server.StartAsync().ConfigureAwait(false);
@@ -109,7 +113,12 @@ internal static class Program
             }
         }
 
-        if (settings.AccessTokens.Count == 0 && !settings.IsLoopback)
+        if (server.Quota is { } gate)
+        {
+            log.Info("quotas: counters in {0}{1}", gate.Store.Name, settings.Quota.Any ? string.Empty : " (no limits set; /usage only)");
+        }
+
+        if (!server.Guard.HasTokens && !settings.IsLoopback)
         {
             log.Warn("SECURITY: bound to {0} with no access tokens: anyone who can reach this port can spend your API quota. Set --access-token.", settings.Host);
         }
@@ -137,6 +146,28 @@ internal static class Program
             }
         }
 
+        void OnReload(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            if (settings.AccessTokensFile is null)
+            {
+                log.Info("SIGHUP: nothing to reload (no server.access_tokens_file)");
+                return;
+            }
+
+            try
+            {
+                var tokens = settings.ResolveTokens();
+                server.Guard.Replace(tokens);
+                log.Info("SIGHUP: {0} access tokens from {1} ({2}); open connections keep theirs", tokens.Count, settings.AccessTokensFile, string.Join(", ", tokens.Select(t => t.Name)));
+            }
+            catch (ConfigException e)
+            {
+                log.Error("SIGHUP: {0}; the tokens in use stay", e.Message);
+            }
+        }
+
+        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, OnReload);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         await stop.Task.ConfigureAwait(false);

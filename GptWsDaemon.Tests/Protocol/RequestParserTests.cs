@@ -72,7 +72,7 @@ public sealed class RequestParserTests
     [Test]
     public void Parse_EveryParameterGiven_KeepsEachValue()
     {
-        var request = Chat("""{"seq":"s","data":{"query":"q","model":"gpt-4o","origin_stream":false,"segment":"sentence","openai_parameter":false,"temperature":0.7,"max_tokens":4000,"top_p":0.5,"frequency_penalty":-2,"presence_penalty":2,"best_of":20,"stop":["a","b","c","d"]}}""");
+        var request = Chat("""{"seq":"s","data":{"query":"q","model":"gpt-4o","origin_stream":false,"segment":"sentence","openai_parameter":false,"temperature":0.7,"max_tokens":200,"top_p":0.5,"frequency_penalty":-2,"presence_penalty":2,"best_of":20,"stop":["a","b","c","d"]}}""");
         Assert.Multiple(() =>
         {
             Assert.That(request.Model, Is.EqualTo("gpt-4o"));
@@ -80,7 +80,7 @@ public sealed class RequestParserTests
             Assert.That(request.Segment, Is.EqualTo(SegmentMode.Sentence));
             Assert.That(request.OpenAiParameter, Is.False);
             Assert.That(request.Parameters.Temperature, Is.EqualTo(0.7));
-            Assert.That(request.Parameters.MaxTokens, Is.EqualTo(4000));
+            Assert.That(request.Parameters.MaxTokens, Is.EqualTo(200));
             Assert.That(request.Parameters.TopP, Is.EqualTo(0.5));
             Assert.That(request.Parameters.FrequencyPenalty, Is.EqualTo(-2));
             Assert.That(request.Parameters.PresencePenalty, Is.EqualTo(2));

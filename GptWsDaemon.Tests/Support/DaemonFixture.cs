@@ -12,12 +12,12 @@ public sealed class DaemonFixture : IAsyncDisposable
 {
     private readonly ProviderStreams? _openAi;
 
-    private DaemonFixture(DaemonSettings settings, IChatUpstream upstream, DaemonMetrics metrics, ProviderStreams? openAi)
+    private DaemonFixture(DaemonSettings settings, IChatUpstream upstream, DaemonMetrics metrics, ProviderStreams? openAi, GptWsDaemon.Quotas.QuotaGate? quota = null)
     {
         Settings = settings;
         Metrics = metrics;
         _openAi = openAi;
-        Server = new DaemonServer(settings, upstream, metrics);
+        Server = new DaemonServer(settings, upstream, metrics, quota);
     }
 
     public DaemonSettings Settings { get; }
@@ -35,7 +35,13 @@ public sealed class DaemonFixture : IAsyncDisposable
         StartAsync(upstream.BaseUrl, configure);
 
     /// <summary>Starts a daemon against the upstream at <paramref name="baseUrl"/> with fast retry and timeout settings.</summary>
-    public static Task<DaemonFixture> StartAsync(string baseUrl, Func<DaemonSettings, DaemonSettings>? configure = null)
+    public static Task<DaemonFixture> StartAsync(string baseUrl, Func<DaemonSettings, DaemonSettings>? configure = null) => StartAsync(baseUrl, configure, null);
+
+    /// <summary>As <see cref="StartAsync(FakeOpenAiServer, Func{DaemonSettings, DaemonSettings}?)"/>, with a quota gate of the test's own (its clock, its store).</summary>
+    public static Task<DaemonFixture> StartAsync(FakeOpenAiServer upstream, Func<DaemonSettings, DaemonSettings>? configure, Func<DaemonSettings, DaemonMetrics, GptWsDaemon.Quotas.QuotaGate>? quota) =>
+        StartAsync(upstream.BaseUrl, configure, quota);
+
+    private static Task<DaemonFixture> StartAsync(string baseUrl, Func<DaemonSettings, DaemonSettings>? configure, Func<DaemonSettings, DaemonMetrics, GptWsDaemon.Quotas.QuotaGate>? quota)
     {
         var settings = (configure ?? (s => s))(new DaemonSettings
         {
@@ -45,8 +51,8 @@ public sealed class DaemonFixture : IAsyncDisposable
             RetryBaseDelay = TimeSpan.FromMilliseconds(20),
         });
         var metrics = new DaemonMetrics();
-        var openAi = new ProviderStreams(settings, new SecretRedactor([.. settings.Providers.SelectMany(p => p.ApiKeys), .. settings.AccessTokens]), metrics);
-        return StartedAsync(new DaemonFixture(settings, openAi, metrics, openAi));
+        var openAi = new ProviderStreams(settings, new SecretRedactor([.. settings.Providers.SelectMany(p => p.ApiKeys), .. settings.ResolveTokens().Select(t => t.Token)]), metrics);
+        return StartedAsync(new DaemonFixture(settings, openAi, metrics, openAi, quota?.Invoke(settings, metrics)));
     }
 
     /// <summary>Starts a daemon serving the demo model.</summary>
@@ -70,6 +76,10 @@ public sealed class DaemonFixture : IAsyncDisposable
     }
 
     public Task<WsTestClient> ConnectAsync(CancellationToken cancellationToken) => WsTestClient.ConnectAsync(WsUri, cancellationToken);
+
+    /// <summary>Connects with an access token (Authorization: Bearer).</summary>
+    public Task<WsTestClient> ConnectAsync(string token, CancellationToken cancellationToken) =>
+        WsTestClient.ConnectAsync(WsUri, cancellationToken, o => o.SetRequestHeader("Authorization", "Bearer " + token));
 
     public async ValueTask DisposeAsync()
     {

@@ -28,6 +28,31 @@ public sealed record DaemonSettings
     /// <summary>Client access tokens; empty means the daemon is open.</summary>
     public IReadOnlyList<string> AccessTokens { get; init; } = [];
 
+    /// <summary>server.access_tokens_file: tokens as <c>name token</c> lines, re-read on SIGHUP; null: <see cref="AccessTokens"/>.</summary>
+    public string? AccessTokensFile { get; init; }
+
+    /// <summary>Tokens that may read /usage (server.admin_tokens).</summary>
+    public IReadOnlyList<string> AdminTokens { get; init; } = [];
+
+    /// <summary>Proxies whose X-Forwarded-For names a client (server.trusted_proxies): addresses or networks.</summary>
+    public IReadOnlyList<string> TrustedProxies { get; init; } = [];
+
+    /// <summary>The quotas (<c>[quota]</c>, <c>[quota.NAME]</c>).</summary>
+    public Quotas.QuotaSettings Quota { get; init; } = Quotas.QuotaSettings.Off;
+
+    /// <summary>An output cap sent on every upstream request (limits.max_output_tokens); null: none.</summary>
+    public int? MaxOutputTokens { get; init; }
+
+    /// <summary>Models a request may name (after aliases), as patterns (<c>[models] allow</c>); empty: any.</summary>
+    public IReadOnlyList<string> AllowedModels { get; init; } = [];
+
+    /// <summary>StackExchange.Redis configuration from <c>[redis] url</c>; null: counters in memory.</summary>
+    public string? RedisUrl { get; init; }
+
+    /// <summary>The access tokens with their client names: from the file when set (read now), else the list.</summary>
+    public IReadOnlyList<NamedToken> ResolveTokens() =>
+        AccessTokensFile is { } file ? NamedToken.FromFile(file) : NamedToken.FromList(AccessTokens, "access token");
+
     /// <summary>Allowed browser origins; empty means any.</summary>
     public IReadOnlyList<string> AllowedOrigins { get; init; } = [];
 

@@ -15,9 +15,10 @@ public sealed class SettingsLoader
 {
     private static readonly Dictionary<string, string[]> KnownIniKeys = new(StringComparer.OrdinalIgnoreCase)
     {
-        ["server"] = ["port", "host", "engine", "access_tokens", "allowed_origins", "shutdown_grace_seconds", "log_level"],
+        ["server"] = ["port", "host", "engine", "access_tokens", "access_tokens_file", "admin_tokens", "trusted_proxies", "allowed_origins", "shutdown_grace_seconds", "log_level"],
         ["openai"] = ["api_key", "base_url", "demo", "demo_token_delay_ms", "connect_timeout_seconds", "first_token_timeout_seconds", "idle_timeout_seconds", "max_stream_seconds", "max_retries", "retry_base_delay_ms", "allow_extra_body"],
-        ["limits"] = ["max_connections", "streams_per_connection", "max_streams", "max_message_bytes", "max_tokens", "idle_timeout_seconds", "ping_interval_seconds", "send_queue_frames", "pending_message_bytes", "message_timeout_seconds", "handshake_timeout_seconds"],
+        ["limits"] = ["max_connections", "streams_per_connection", "max_streams", "max_message_bytes", "max_tokens", "idle_timeout_seconds", "ping_interval_seconds", "send_queue_frames", "pending_message_bytes", "message_timeout_seconds", "handshake_timeout_seconds", "max_output_tokens"],
+        ["redis"] = ["url"],
         ["text"] = ["segment", "min_chars"],
         ["tts"] = ["first_min_chars", "min_chars", "max_chars", "code_placeholder"],
     };
@@ -26,6 +27,7 @@ public sealed class SettingsLoader
     private readonly IReadOnlyDictionary<string, string> _env;
     private IConfiguration? _ini;
     private string _iniName = "config.ini";
+    private string _workingDirectory = ".";
 
     private SettingsLoader(CliOptions cli, IReadOnlyDictionary<string, string> env)
     {
@@ -55,6 +57,7 @@ public sealed class SettingsLoader
 
     private void LoadIni(string workingDirectory)
     {
+        _workingDirectory = workingDirectory;
         var path = _cli.Config ?? Env("GPTWS_CONFIG");
         var required = path is not null;
         // Name the source that gave the path: a stale GPTWS_CONFIG in a unit file blamed on a --config nobody passed misleads.
@@ -89,7 +92,9 @@ public sealed class SettingsLoader
             }
 
             var keys = section.Key.StartsWith("model.", StringComparison.OrdinalIgnoreCase) ? ProviderConfig.ModelSectionKeys
-                : ProviderConfig.Owns(section.Key) ? ProviderConfig.SectionKeys : null;
+                : ProviderConfig.Owns(section.Key) ? ProviderConfig.SectionKeys
+                : section.Key.Equals("quota", StringComparison.OrdinalIgnoreCase) ? [.. QuotaConfig.Keys, "on_store_error"]
+                : QuotaConfig.Owns(section.Key) ? QuotaConfig.Keys : null;
             if (keys is null && !KnownIniKeys.TryGetValue(section.Key, out keys))
             {
                 throw new ConfigException($"{path}: unknown section [{section.Key}]");
@@ -120,13 +125,31 @@ public sealed class SettingsLoader
         var tokens = _cli.AccessTokens?.ToList() is { Count: > 0 } flagTokens
             ? flagTokens
             : SplitList(Pick(null, "GPTWS_ACCESS_TOKENS", "server:access_tokens").Value);
-        foreach (var t in tokens)
+        NamedToken.FromList(tokens, "access token");
+        var tokensFile = Pick(null, null, "server:access_tokens_file").Value is { Length: > 0 } file ? Path.GetFullPath(file, _workingDirectory) : null;
+        if (tokensFile is not null)
         {
-            if (t.Length < 8 || t.Any(char.IsWhiteSpace))
+            if (tokens.Count > 0)
             {
-                throw new ConfigException("access token: each must be at least 8 characters with no white space");
+                throw new ConfigException("server.access_tokens_file: give the tokens in the file or in access_tokens (--access-token, GPTWS_ACCESS_TOKENS), not both");
             }
+
+            NamedToken.FromFile(tokensFile);
         }
+
+        var adminTokens = SplitList(Pick(null, null, "server:admin_tokens").Value);
+        if (adminTokens.Any(t => t.Length < 8 || t.Any(char.IsWhiteSpace)))
+        {
+            throw new ConfigException("server.admin_tokens: each must be at least 8 characters with no white space");
+        }
+
+        var proxies = SplitList(Pick(null, null, "server:trusted_proxies").Value);
+        foreach (var p in proxies.Where(p => !System.Net.IPNetwork.TryParse(p.Contains('/', StringComparison.Ordinal) ? p : p + (p.Contains(':', StringComparison.Ordinal) ? "/128" : "/32"), out _)))
+        {
+            throw new ConfigException($"server.trusted_proxies: not an address or network: {p}");
+        }
+
+        var redis = Pick(null, "GPTWS_REDIS_URL", "redis:url").Value;
 
         var baseUrl = Pick(_cli.BaseUrl, "OPENAI_BASE_URL", "openai:base_url");
         var baseUrlValue = (baseUrl.Value ?? defaults.BaseUrl).TrimEnd('/');
@@ -205,6 +228,13 @@ public sealed class SettingsLoader
             MinChars = ParseInt(Pick(null, null, "text:min_chars"), 0, 0, 10_000),
             ModelAliases = LoadAliases(),
             ExtraProviders = providers,
+            AccessTokensFile = tokensFile,
+            AdminTokens = adminTokens,
+            TrustedProxies = proxies,
+            Quota = QuotaConfig.Read(_ini, _iniName),
+            MaxOutputTokens = Pick(null, null, "limits:max_output_tokens").Value is { } cap ? ParseInt((cap, $"{_iniName}: limits.max_output_tokens"), 0, 1, 1_000_000) : null,
+            AllowedModels = SplitList(_ini?["models:allow"]),
+            RedisUrl = string.IsNullOrWhiteSpace(redis) ? null : RedisAddress(redis.Trim()),
             AllowExtraBody = ParseBool(Pick(null, null, "openai:allow_extra_body"), false),
             ModelRules = providerConfig?.ReadModelRules() ?? [.. ModelRule.BuiltIn],
             Routes = routes,
@@ -217,7 +247,7 @@ public sealed class SettingsLoader
         var aliases = new Dictionary<string, string>(DaemonSettings.DefaultModelAliases, StringComparer.Ordinal);
         if (_ini is not null)
         {
-            foreach (var entry in _ini.GetSection("models").GetChildren())
+            foreach (var entry in _ini.GetSection("models").GetChildren().Where(e => !e.Key.Equals("allow", StringComparison.OrdinalIgnoreCase)))
             {
                 if (string.IsNullOrWhiteSpace(entry.Value))
                 {
@@ -246,6 +276,28 @@ public sealed class SettingsLoader
 
         var ini = _ini?[iniKey];
         return ini is null ? (null, flagName) : (ini.Trim(), $"{_iniName}: {iniKey.Replace(':', '.')}");
+    }
+
+    /// <summary><c>redis://[:password@]host[:port][/db]</c> as StackExchange.Redis's configuration string.</summary>
+    private static string RedisAddress(string url)
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("redis" or "rediss") || uri.Host.Length == 0)
+        {
+            throw new ConfigException($"redis.url: must be redis://host:port (or rediss://), not '{url}'");
+        }
+
+        var config = $"{uri.Host}:{(uri.Port > 0 ? uri.Port : 6379)}";
+        if (uri.UserInfo.Length > 0)
+        {
+            config += ",password=" + Uri.UnescapeDataString(uri.UserInfo[(uri.UserInfo.IndexOf(':', StringComparison.Ordinal) + 1)..]);
+        }
+
+        if (uri.AbsolutePath.Trim('/') is { Length: > 0 } db)
+        {
+            config += ",defaultDatabase=" + db;
+        }
+
+        return uri.Scheme == "rediss" ? config + ",ssl=true" : config;
     }
 
     private string? Env(string name) => _env.TryGetValue(name, out var v) && v.Length > 0 ? v : null;

@@ -20,6 +20,9 @@ public sealed class DaemonMetrics
     private readonly Counter _providerRequests;
     private readonly Counter _failovers;
     private readonly Counter _benched;
+    private readonly Counter _quotaRejections;
+    private readonly Counter _clientTokens;
+    private readonly Counter _quotaStoreErrors;
 
     /// <summary>Creates the metrics.</summary>
     public DaemonMetrics()
@@ -38,6 +41,9 @@ public sealed class DaemonMetrics
         _providerRequests = factory.CreateCounter("gptws_provider_requests_total", "Requests sent to a provider (every attempt), by provider.", new CounterConfiguration { LabelNames = ["provider"] });
         _failovers = factory.CreateCounter("gptws_provider_failovers_total", "Requests handed from a provider to the next of their route before the first token, by the provider left.", new CounterConfiguration { LabelNames = ["provider"] });
         _benched = factory.CreateCounter("gptws_provider_keys_benched_total", "Keys benched after a 401/403 (refused) or 429 (rate_limited), by provider.", new CounterConfiguration { LabelNames = ["provider", "reason"] });
+        _quotaRejections = factory.CreateCounter("gptws_quota_rejections_total", "Requests refused by a quota (1009), by client and limit.", new CounterConfiguration { LabelNames = ["client", "limit"] });
+        _clientTokens = factory.CreateCounter("gptws_client_tokens_total", "Tokens charged to clients, by client and kind (prompt, completion).", new CounterConfiguration { LabelNames = ["client", "kind"] });
+        _quotaStoreErrors = factory.CreateCounter("gptws_quota_store_errors_total", "Quota store calls that failed (Redis unreachable, say).");
         var hold = factory.CreateHistogram("gptws_segment_hold_seconds", "Sentence mode: from the arrival of a piece's first character to its release.", new HistogramConfiguration
         {
             LabelNames = ["mode"],
@@ -91,6 +97,19 @@ public sealed class DaemonMetrics
     /// <summary>The counters of one provider (a configured name), looked up once: a label lookup per request allocates.</summary>
     public ProviderCounters ForProvider(string provider) => new(
         _providerRequests.WithLabels(provider), _failovers.WithLabels(provider), _benched.WithLabels(provider, "refused"), _benched.WithLabels(provider, "rate_limited"));
+
+    /// <summary>Counts a request refused by <paramref name="limit"/> of <paramref name="client"/> (a configured name, or the address clients' label).</summary>
+    public void CountQuotaRejection(string client, string limit) => _quotaRejections.WithLabels(client, limit).Inc();
+
+    /// <summary>Counts tokens charged to <paramref name="client"/>.</summary>
+    public void CountClientTokens(string client, long prompt, long completion)
+    {
+        _clientTokens.WithLabels(client, "prompt").Inc(prompt);
+        _clientTokens.WithLabels(client, "completion").Inc(completion);
+    }
+
+    /// <summary>Counts a failed quota store call.</summary>
+    public void CountQuotaStoreError() => _quotaStoreErrors.Inc();
 
     /// <summary>Counts a refused handshake.</summary>
     public void CountRejected(string reason) => _rejected.WithLabels(reason).Inc();

@@ -47,6 +47,9 @@ public sealed record ChatRequest
     /// <summary><c>extra_body</c>'s members (name → raw JSON), merged into the upstream body; empty when not given.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> ExtraBody { get; init; } = [];
 
+    /// <summary>The output cap every upstream request carries (limits.max_output_tokens, the client's quota), or null.</summary>
+    public int? OutputCap { get; init; }
+
     /// <summary><see cref="System.Diagnostics.Stopwatch"/> timestamp of the frame's arrival, for consume_time.</summary>
     public long ReceivedAt { get; init; }
 

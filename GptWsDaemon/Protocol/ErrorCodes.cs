@@ -27,6 +27,9 @@ public static class ErrorCodes
     /// <summary>Frame larger than limits.max_message_bytes.</summary>
     public const int FrameTooLarge = 1007;
 
+    /// <summary>A quota of the client is spent (protocol.md §2.3 "Quotas"); the error frame has <c>data.retry_after</c>.</summary>
+    public const int QuotaExceeded = 1009;
+
     /// <summary>Upstream refused the key (401/403).</summary>
     public const int UpstreamAuth = 2001;
 

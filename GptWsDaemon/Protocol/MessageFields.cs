@@ -125,7 +125,7 @@ internal static class MessageFields
     {
         if (!part.TryGetProperty(obj, out var o) || o.ValueKind != JsonValueKind.Object || !o.TryGetProperty(field, out var f) || f.ValueKind != JsonValueKind.String)
         {
-            throw Bad($"{at}.{obj}.{field}: a {obj} part needs a string {field}");
+            throw Bad($"{at}.{obj}.{field}: {(obj[0] is 'a' or 'e' or 'i' or 'o' or 'u' ? "an" : "a")} {obj} part needs a string {field}");
         }
     }
 

@@ -51,11 +51,11 @@ public static class ReplyFrames
     /// An error frame: code, message, the seq or null, <c>finish_reason: "error"</c>, and <c>data.upstream_code</c> (the
     /// provider's own error code, e.g. <c>invalid_api_key</c>) when <paramref name="upstreamCode"/> is not null.
     /// </summary>
-    public static OutgoingFrame Error(int code, string message, RequestSeq? seq, long receivedAt, string? upstreamCode = null, string? provider = null, string? keyId = null)
+    public static OutgoingFrame Error(int code, string message, RequestSeq? seq, long receivedAt, string? upstreamCode = null, string? provider = null, string? keyId = null, int? retryAfter = null)
     {
         var b = Builder();
         var w = b.Begin(code, message, seq);
-        WriteData(w, receivedAt, "error", [], upstreamCode: upstreamCode, served: (provider, keyId));
+        WriteData(w, receivedAt, "error", [], upstreamCode: upstreamCode, served: (provider, keyId), extras: new FinalExtras(false, null) { RetryAfter = retryAfter });
         return b.End();
     }
 
@@ -105,6 +105,10 @@ public static class ReplyFrames
             w.WriteNumber("prompt_tokens"u8, u.PromptTokens);
             w.WriteNumber("completion_tokens"u8, u.CompletionTokens);
             w.WriteNumber("total_tokens"u8, u.PromptTokens + u.CompletionTokens);
+            if (u.Estimated)
+            {
+                w.WriteBoolean("estimated"u8, true);
+            }
             if (u.CachedTokens is { } cached)
             {
                 w.WriteStartObject("prompt_tokens_details"u8);
@@ -120,6 +124,11 @@ public static class ReplyFrames
             }
 
             w.WriteEndObject();
+        }
+
+        if (extras.RetryAfter is { } retry)
+        {
+            w.WriteNumber("retry_after"u8, retry);
         }
 
         if (extras.Refusal)

@@ -150,6 +150,17 @@ public sealed class RequestParser
                 | Set(data.BestOf, SamplingField.BestOf) | Set(data.Stop, SamplingField.Stop),
         };
 
+        if (!RequestFields.Bool(data.OpenAiParameter, "openai_parameter", true) && parameters.BestOf > 1 && (long)parameters.BestOf * parameters.MaxTokens > _settings.MaxTokens)
+        {
+            // best_of bills every candidate: 20 × 4000 would be 80,000 tokens for one answer.
+            throw new RequestFieldException(ErrorCodes.BadParameter, FormattableString.Invariant($"best_of × max_tokens: {parameters.BestOf} × {parameters.MaxTokens} is over limits.max_tokens ({_settings.MaxTokens})"));
+        }
+
+        if (_settings.AllowedModels.Count > 0 && !_settings.AllowedModels.Any(p => Upstream.Providers.ModelPattern.Matches(p, upstreamModel)))
+        {
+            throw new RequestFieldException(ErrorCodes.BadParameter, $"model: \"{RequestFields.Trim(upstreamModel)}\" is not allowed here (allowed: {string.Join(", ", _settings.AllowedModels)})");
+        }
+
         if (RequestFields.Integer(data.N, "n", 1, 1_000_000, 1) != 1)
         {
             throw new RequestFieldException(ErrorCodes.BadParameter, "n: must be 1 (one answer per seq; send several requests for several answers)");

@@ -13,16 +13,76 @@ public sealed class AccessGuard
     /// <summary>Prefix of the offered subprotocol entry that carries an access token (<c>bearer.TOKEN</c>, never selected).</summary>
     public const string TokenProtocolPrefix = "bearer.";
 
-    private readonly byte[][] _tokenHashes;
     private readonly HashSet<string> _origins;
     private readonly bool _anyOrigin;
+    private readonly byte[][] _adminHashes;
+    private volatile (byte[] Hash, string Name)[] _tokens; // swapped whole on a reload (SIGHUP)
 
     /// <summary>Creates the guard; an <paramref name="allowedOrigins"/> entry <c>*</c> allows every origin.</summary>
     public AccessGuard(IReadOnlyList<string> tokens, IReadOnlyList<string> allowedOrigins)
+        : this(Config.NamedToken.FromList(tokens, "access token"), allowedOrigins, [])
     {
-        _tokenHashes = [.. tokens.Select(t => SHA256.HashData(Encoding.UTF8.GetBytes(t)))];
+    }
+
+    /// <summary>Creates the guard for named tokens; <paramref name="adminTokens"/> may read /usage.</summary>
+    public AccessGuard(IReadOnlyList<Config.NamedToken> tokens, IReadOnlyList<string> allowedOrigins, IReadOnlyList<string> adminTokens)
+    {
+        _tokens = Hash(tokens);
+        _adminHashes = [.. adminTokens.Select(t => SHA256.HashData(Encoding.UTF8.GetBytes(t)))];
         _anyOrigin = allowedOrigins.Contains("*");
         _origins = new HashSet<string>(allowedOrigins.Where(o => o != "*"), StringComparer.OrdinalIgnoreCase);
+    }
+
+    /// <summary>Whether access tokens are configured (else clients are named by their address).</summary>
+    public bool HasTokens => _tokens.Length > 0;
+
+    /// <summary>The client names the tokens give, for /usage.</summary>
+    public IEnumerable<string> Names => _tokens.Select(t => t.Name);
+
+    /// <summary>Replaces the tokens (a reload): connections open keep the name they came with.</summary>
+    public void Replace(IReadOnlyList<Config.NamedToken> tokens) => _tokens = Hash(tokens);
+
+    /// <summary>The client a valid token names; null without one (or with no tokens configured).</summary>
+    public string? ClientOf(IHttpExchange exchange)
+    {
+        var tokens = _tokens;
+        var candidate = Candidate(exchange);
+        if (tokens.Length == 0 || string.IsNullOrEmpty(candidate))
+        {
+            return null;
+        }
+
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(candidate));
+        string? name = null;
+        foreach (var (expected, client) in tokens)
+        {
+            // Every token compared, in constant time: which one matched must not show in the timing either.
+            if (CryptographicOperations.FixedTimeEquals(hash, expected))
+            {
+                name = client;
+            }
+        }
+
+        return name;
+    }
+
+    /// <summary>Whether the request carries one of server.admin_tokens (none configured: nobody is admin).</summary>
+    public bool IsAdmin(IHttpExchange exchange)
+    {
+        var candidate = Candidate(exchange);
+        if (_adminHashes.Length == 0 || string.IsNullOrEmpty(candidate))
+        {
+            return false;
+        }
+
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(candidate));
+        var ok = false;
+        foreach (var expected in _adminHashes)
+        {
+            ok |= CryptographicOperations.FixedTimeEquals(hash, expected);
+        }
+
+        return ok;
     }
 
     /// <summary>True when origins are limited only by the safe default (same page or loopback).</summary>
@@ -33,28 +93,7 @@ public sealed class AccessGuard
     /// or an offered subprotocol <c>bearer.T</c> (browsers can set neither header; a query ends up in proxy logs).
     /// Compared in constant time against every configured token (hashes, so lengths leak nothing either).
     /// </summary>
-    public bool IsAuthorized(IHttpExchange exchange)
-    {
-        if (_tokenHashes.Length == 0)
-        {
-            return true;
-        }
-
-        var candidate = BearerToken(exchange.Header("Authorization")) ?? exchange.QueryValue("token") ?? ProtocolToken(exchange.Header("Sec-WebSocket-Protocol"));
-        if (string.IsNullOrEmpty(candidate))
-        {
-            return false;
-        }
-
-        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(candidate));
-        var ok = false;
-        foreach (var expected in _tokenHashes)
-        {
-            ok |= CryptographicOperations.FixedTimeEquals(hash, expected);
-        }
-
-        return ok;
-    }
+    public bool IsAuthorized(IHttpExchange exchange) => !HasTokens || ClientOf(exchange) is not null;
 
     /// <summary>
     /// No Origin (not a browser): allowed. With <c>allowed_origins</c> set: listed ones (or any, for <c>*</c>). Unset: only
@@ -121,6 +160,12 @@ public sealed class AccessGuard
 
         return null;
     }
+
+    private static string? Candidate(IHttpExchange exchange) =>
+        BearerToken(exchange.Header("Authorization")) ?? exchange.QueryValue("token") ?? ProtocolToken(exchange.Header("Sec-WebSocket-Protocol"));
+
+    private static (byte[] Hash, string Name)[] Hash(IReadOnlyList<Config.NamedToken> tokens) =>
+        [.. tokens.Select(t => (SHA256.HashData(Encoding.UTF8.GetBytes(t.Token)), t.Name))];
 
     private static string[] Entries(string? offered) =>
         (offered ?? string.Empty).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);

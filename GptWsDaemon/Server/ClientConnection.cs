@@ -279,7 +279,14 @@ public sealed class ClientConnection : IDisposable
     internal bool IsClosing => _serverStopping.IsCancellationRequested || Volatile.Read(ref _closeReason) is not null;
 
     /// <summary>A new session for <paramref name="request"/>, linked to this connection.</summary>
-    internal StreamSession NewSession(ChatRequest request) => new(request, _upstream, this, _metrics, _settings.MinChars, _settings.Tts, _cts.Token);
+    internal StreamSession NewSession(ChatRequest request) =>
+        new(request, _upstream, this, _metrics, _settings.MinChars, _settings.Tts, _cts.Token) { Client = Client, Quota = Quota, MaxOutputTokens = _settings.MaxOutputTokens };
+
+    /// <summary>Who this connection's requests are charged to.</summary>
+    internal ClientIdentity Client { get; init; } = new("unknown", false);
+
+    /// <summary>The quota gate, or null when nothing is counted.</summary>
+    internal Quotas.QuotaGate? Quota { get; init; }
 
     /// <summary>RFC 6455 §5.5.1: the closing handshake echoes the status code received (none when none was sent).</summary>
     internal void ClientClosed()

@@ -33,10 +33,11 @@ public sealed class DaemonServer : IAsyncDisposable
     private bool _started;
     private Task _sweep = Task.CompletedTask;
 
-    /// <summary>Creates the server; <see cref="StartAsync"/> binds it.</summary>
-    public DaemonServer(DaemonSettings settings, IChatUpstream upstream, DaemonMetrics metrics)
+    /// <summary>Creates the server; <see cref="StartAsync"/> binds it. Quotas (or /usage) need a gate: <paramref name="quota"/>, else one over memory.</summary>
+    public DaemonServer(DaemonSettings settings, IChatUpstream upstream, DaemonMetrics metrics, Quotas.QuotaGate? quota = null)
     {
         _settings = settings;
+        Quota = quota ?? (settings.Quota.Any || settings.AdminTokens.Count > 0 ? new Quotas.QuotaGate(settings.Quota, new Quotas.MemoryQuotaStore(), metrics) : null);
         _upstream = upstream;
         _metrics = metrics;
         _parser = new RequestParser(settings);
@@ -47,6 +48,12 @@ public sealed class DaemonServer : IAsyncDisposable
             ? new KestrelEngine(settings.Host, settings.Port, DescriptorBudget.AcceptSlots(settings), settings.HandshakeTimeout)
             : new ListenerEngine(settings.Host, settings.Port);
     }
+
+    /// <summary>The quota gate; null when no quota is configured (nothing is counted then).</summary>
+    public Quotas.QuotaGate? Quota { get; }
+
+    /// <summary>The guard of handshakes (its tokens are replaced on a reload).</summary>
+    public AccessGuard Guard => _front.Guard;
 
     /// <summary>The URL the engine is bound to.</summary>
     public string Url => _engine.Url;
@@ -138,11 +145,11 @@ public sealed class DaemonServer : IAsyncDisposable
     internal void ReleaseConnection() => Interlocked.Decrement(ref _openConnections);
 
     /// <summary>Runs an accepted WebSocket to its end as a tracked task (its slot was reserved); never throws.</summary>
-    internal Task RunConnectionAsync(WebSocket socket, string? peer)
+    internal Task RunConnectionAsync(WebSocket socket, string? peer, ClientIdentity client)
     {
         var id = Interlocked.Increment(ref _nextConnectionId);
-        Log.Debug("conn={0} open from {1}", id, LogText.Client(peer));
-        var run = ServeConnectionAsync(id, socket);
+        Log.Debug("conn={0} open from {1} client={2}", id, LogText.Client(peer), LogText.Client(client.Name));
+        var run = ServeConnectionAsync(id, socket, client);
         Track(run);
         return run;
     }
@@ -210,11 +217,11 @@ public sealed class DaemonServer : IAsyncDisposable
         task.ContinueWith(static (t, state) => ((ConcurrentDictionary<Task, byte>)state!).TryRemove(t, out _), _tasks, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
-    private async Task ServeConnectionAsync(long id, WebSocket socket)
+    private async Task ServeConnectionAsync(long id, WebSocket socket, ClientIdentity client)
     {
         try
         {
-            using var connection = new ClientConnection(id, socket, _settings, _parser, _upstream, _metrics, _budget, _pending, _stopping.Token);
+            using var connection = new ClientConnection(id, socket, _settings, _parser, _upstream, _metrics, _budget, _pending, _stopping.Token) { Client = client, Quota = Quota };
             _connections[id] = connection;
             try
             {

@@ -21,14 +21,19 @@ internal sealed class HttpFront
     private readonly DaemonMetrics _metrics;
     private readonly AccessGuard _guard;
     private readonly LogThrottle _refusals;
+    private readonly IReadOnlyList<System.Net.IPNetwork> _trusted;
     private readonly Lazy<byte[]> _page = new(LoadPage);
+
+    /// <summary>The guard, for a token reload.</summary>
+    public AccessGuard Guard => _guard;
 
     public HttpFront(DaemonServer server, DaemonSettings settings, DaemonMetrics metrics)
     {
         _server = server;
         _settings = settings;
         _metrics = metrics;
-        _guard = new AccessGuard(settings.AccessTokens, settings.AllowedOrigins);
+        _guard = new AccessGuard(settings.ResolveTokens(), settings.AllowedOrigins, settings.AdminTokens);
+        _trusted = ClientIdentity.Networks(settings.TrustedProxies);
         _refusals = new LogThrottle(20, TimeSpan.FromSeconds(10), metrics.CountSuppressedLines);
     }
 
@@ -62,8 +67,11 @@ internal sealed class HttpFront
                 case "/metrics" when method is "GET":
                     await ServeMetricsAsync(exchange).ConfigureAwait(false);
                     break;
-                case "/" or "/ws" or "/healthz" or "/metrics" or "/favicon.ico":
-                    var allow = exchange.Path is "/metrics" or "/ws" ? "GET" : "GET, HEAD";
+                case "/usage" when method is "GET":
+                    await ServeUsageAsync(exchange).ConfigureAwait(false);
+                    break;
+                case "/" or "/ws" or "/healthz" or "/metrics" or "/favicon.ico" or "/usage":
+                    var allow = exchange.Path is "/metrics" or "/ws" or "/usage" ? "GET" : "GET, HEAD";
                     await exchange.RespondAsync(405, Text, "method not allowed\n"u8.ToArray(), ("Allow", allow)).ConfigureAwait(false);
                     break;
                 default:
@@ -118,7 +126,10 @@ internal sealed class HttpFront
             return;
         }
 
-        if (!_guard.IsAuthorized(exchange))
+        var client = _guard.HasTokens
+            ? _guard.ClientOf(exchange) is { } name ? new ClientIdentity(name, true) : null
+            : ClientIdentity.FromAddress(exchange.RemoteAddress, exchange.Header("X-Forwarded-For"), _trusted);
+        if (client is null)
         {
             await RefuseAsync(exchange, "auth", 401, "missing or invalid access token\n"u8.ToArray(), ("WWW-Authenticate", "Bearer")).ConfigureAwait(false);
             return;
@@ -144,7 +155,7 @@ internal sealed class HttpFront
             throw;
         }
 
-        var run = _server.RunConnectionAsync(socket, peer);
+        var run = _server.RunConnectionAsync(socket, peer, client);
         if (exchange.UpgradeEndsWithHandler)
         {
             await run.ConfigureAwait(false);
@@ -180,6 +191,20 @@ internal sealed class HttpFront
         using var body = new MemoryStream();
         await _metrics.WriteAsync(body, CancellationToken.None).ConfigureAwait(false);
         await exchange.RespondAsync(200, "text/plain; version=0.0.4; charset=utf-8", body.GetBuffer().AsMemory(0, (int)body.Length)).ConfigureAwait(false);
+    }
+
+    /// <summary>protocol.md §8 "/usage": only with one of server.admin_tokens (a client's own token is not enough).</summary>
+    private async Task ServeUsageAsync(IHttpExchange exchange)
+    {
+        if (!_guard.IsAdmin(exchange))
+        {
+            await exchange.RespondAsync(401, Text, (_settings.AdminTokens.Count == 0 ? "no admin tokens configured (server.admin_tokens)\n"u8 : "missing or invalid admin token\n"u8).ToArray(), ("WWW-Authenticate", "Bearer")).ConfigureAwait(false);
+            return;
+        }
+
+        var clients = _guard.Names.Concat(_settings.Quota.PerClient.Keys);
+        var body = await Quotas.UsageReport.WriteAsync(_server.Quota, clients, CancellationToken.None).ConfigureAwait(false);
+        await exchange.RespondAsync(200, "application/json", body).ConfigureAwait(false);
     }
 
     private static bool IsValidKey(string? key)

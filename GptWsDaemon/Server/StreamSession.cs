@@ -39,6 +39,15 @@ public sealed class StreamSession : IDisposable
         _cts = CancellationTokenSource.CreateLinkedTokenSource(connectionToken);
     }
 
+    /// <summary>Who the stream is charged to.</summary>
+    internal ClientIdentity Client { get; init; } = new("unknown", false);
+
+    /// <summary>The quota gate; null when nothing is counted.</summary>
+    internal Quotas.QuotaGate? Quota { get; init; }
+
+    /// <summary>limits.max_output_tokens, or null.</summary>
+    internal int? MaxOutputTokens { get; init; }
+
     /// <summary>The task running this session (set by its connection when it starts it).</summary>
     public Task Completion { get; set; } = Task.CompletedTask;
 
@@ -94,8 +103,20 @@ public sealed class StreamSession : IDisposable
             var code = ErrorCodes.Ok;
             string? errorMessage = null;
             string? upstreamCode = null;
+            Quotas.StreamAccount? account = null;
             try
             {
+                account = Quota is null ? null : await Quotas.StreamAccount.OpenAsync(Quota, Client, _request, token).ConfigureAwait(false);
+                if (account is { Admission.IsAllowed: false })
+                {
+                    throw new UpstreamException(ErrorCodes.QuotaExceeded, account.RefusalMessage()); // no upstream request is sent
+                }
+
+                if (Cap(MaxOutputTokens, account?.MaxOutputTokens) is { } cap)
+                {
+                    _request = _request with { OutputCap = cap };
+                }
+
                 var chunks = _upstream.StreamAsync(_request, token);
                 _request = _request.WithoutText(); // the upstream has what it needs of the text (IChatUpstream.StreamAsync)
 
@@ -121,6 +142,7 @@ public sealed class StreamSession : IDisposable
                     toolCalls = chunk.ToolCalls ?? toolCalls;
                     if (!chunk.Content.IsEmpty)
                     {
+                        account?.Relayed(chunk.Content.Span);
                         _tokens++;
                         if (stripper is null)
                         {
@@ -165,6 +187,14 @@ public sealed class StreamSession : IDisposable
                 Log.Error(e, "seq={0} conn={1} internal error, correlation id {2}", _request.Seq, _connection.Id, correlation);
             }
 
+            if (account is { Admission.IsAllowed: true })
+            {
+                // protocol.md §5.2: the tokenizer's count when the provider sent none. Settled before the final frame: a
+                // client may start its next request the moment it reads it, and must find its slot free.
+                usage = account.Usage(usage);
+                await account.SettleAsync(usage.Value, _metrics).ConfigureAwait(false);
+            }
+
             if (toolCalls is not null && finish == "stop")
             {
                 finish = "tool_calls"; // servers that end a tool-calling turn with "stop" still called the tools
@@ -190,7 +220,7 @@ public sealed class StreamSession : IDisposable
                 _connection.Release(this);
                 Send(errorMessage is null
                     ? ReplyFrames.Final(_request.Seq, _request.ReceivedAt, finish, usage, _servedBy?.Provider, _servedBy?.KeyId, new FinalExtras(refusal, toolCalls))
-                    : ReplyFrames.Error(code, errorMessage, _request.Seq, _request.ReceivedAt, upstreamCode, _servedBy?.Provider, _servedBy?.KeyId));
+                    : ReplyFrames.Error(code, errorMessage, _request.Seq, _request.ReceivedAt, upstreamCode, _servedBy?.Provider, _servedBy?.KeyId, account?.Admission.IsAllowed == false ? account.Admission.RetryAfter : null));
             }
             else
             {
@@ -207,6 +237,9 @@ public sealed class StreamSession : IDisposable
 
     /// <inheritdoc/>
     public void Dispose() => _cts.Dispose();
+
+    /// <summary>The smaller of two caps, either may be unset.</summary>
+    private static int? Cap(int? a, int? b) => a is null ? b : b is null ? a : Math.Min(a.Value, b.Value);
 
     /// <summary>Text for the client: a frame of its own (origin_stream) or into the segmenter, whose finished pieces go out.</summary>
     private void Relay(ReadOnlySpan<char> text, SentenceSegmenter? segmenter, SegmentHoldClock? hold)

@@ -57,7 +57,7 @@ public sealed class AnthropicDialect : IDialect
             var p = request.Parameters;
             w.WriteStartObject();
             w.WriteString("model"u8, model);
-            w.WriteNumber("max_tokens"u8, request.OpenAiParameter ? _maxTokens : p.MaxTokens);
+            w.WriteNumber("max_tokens"u8, Math.Min(request.OpenAiParameter ? _maxTokens : p.MaxTokens, request.OutputCap ?? int.MaxValue));
             w.WriteBoolean("stream"u8, true);
             var system = string.Join("\n\n", request.Messages.Where(m => m.Role is not ("user" or "assistant")).Select(m => m.Content));
             if (system.Length > 0)

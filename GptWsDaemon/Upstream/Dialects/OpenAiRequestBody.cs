@@ -39,7 +39,11 @@ public static class OpenAiRequestBody
             w.WriteEndObject();
             if (!request.OpenAiParameter)
             {
-                WriteSampling(w, request.Parameters, completions, rule);
+                WriteSampling(w, request.Parameters, completions, rule, request.OutputCap);
+            }
+            else if (request.OutputCap is { } cap)
+            {
+                w.WriteNumber(rule.MaxTokensParam, cap); // protocol.md §4.4: the operator's cap goes out whatever the client leaves to the provider
             }
 
             if (request.ReasoningEffort is { } effort)
@@ -112,7 +116,7 @@ public static class OpenAiRequestBody
     }
 
     /// <summary>protocol.md §4.1: "false: send every parameter below, the client's value or else this table's default" — for a reasoning model only the client's.</summary>
-    private static void WriteSampling(Utf8JsonWriter w, SamplingParameters p, bool completions, ModelRule rule)
+    private static void WriteSampling(Utf8JsonWriter w, SamplingParameters p, bool completions, ModelRule rule, int? cap)
     {
         bool Send(SamplingField field) => !rule.ClientSamplingOnly || p.IsExplicit(field);
         if (Send(SamplingField.Temperature))
@@ -120,9 +124,9 @@ public static class OpenAiRequestBody
             w.WriteNumber("temperature"u8, p.Temperature);
         }
 
-        if (Send(SamplingField.MaxTokens))
+        if (Send(SamplingField.MaxTokens) || cap is not null)
         {
-            w.WriteNumber(rule.MaxTokensParam, p.MaxTokens);
+            w.WriteNumber(rule.MaxTokensParam, Send(SamplingField.MaxTokens) ? Math.Min(p.MaxTokens, cap ?? int.MaxValue) : cap!.Value);
         }
 
         if (Send(SamplingField.TopP))

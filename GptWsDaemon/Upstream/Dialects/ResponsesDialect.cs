@@ -79,9 +79,9 @@ public sealed class ResponsesDialect : IDialect
             var rule = ModelRule.For(_rules, request.UpstreamModel);
             var p = request.Parameters;
             bool Send(SamplingField field) => !request.OpenAiParameter && (!rule.ClientSamplingOnly || p.IsExplicit(field));
-            if (Send(SamplingField.MaxTokens))
+            if (Send(SamplingField.MaxTokens) || request.OutputCap is not null)
             {
-                w.WriteNumber("max_output_tokens"u8, p.MaxTokens);
+                w.WriteNumber("max_output_tokens"u8, Send(SamplingField.MaxTokens) ? Math.Min(p.MaxTokens, request.OutputCap ?? int.MaxValue) : request.OutputCap!.Value);
             }
 
             if (Send(SamplingField.Temperature))
