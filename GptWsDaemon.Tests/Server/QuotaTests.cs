@@ -231,6 +231,29 @@ public sealed class QuotaTests
         });
     }
 
+    [TestCase(false, ErrorCodes.QuotaExceeded)]
+    [TestCase(true, 0)]
+    [CancelAfter(20000)]
+    public async Task NoTokens_ClientsAreAddresses_XForwardedForOnlyFromTrustedProxies(bool trusted, int secondCode, CancellationToken ct)
+    {
+        await using var upstream = new FakeOpenAiServer(FakeOpenAiServer.Streams(["ok"]));
+        await using var daemon = await DaemonFixture.StartAsync(
+            upstream,
+            s => s with { Quota = new QuotaSettings { Defaults = new() { RequestsPerMinute = 1 } }, TrustedProxies = trusted ? ["127.0.0.1"] : [] },
+            (s, metrics) => new QuotaGate(s.Quota, new MemoryQuotaStore(), metrics, new FixedClock(Noon)));
+        var codes = new List<int>();
+        foreach (var forwarded in new[] { "203.0.113.7", "198.51.100.9" })
+        {
+            using var client = await WsTestClient.ConnectAsync(daemon.WsUri, ct, o => o.SetRequestHeader("X-Forwarded-For", forwarded));
+            await client.SendAsync(Ask("x"), ct);
+            codes.Add((await client.ReadStreamAsync("x", ct)).Code);
+        }
+
+        Assert.That(codes, Is.EqualTo(new[] { 0, secondCode }), trusted
+            ? "behind a trusted proxy each forwarded address is a client of its own"
+            : "from an untrusted peer the header is the client's word: both are 127.0.0.1");
+    }
+
     private sealed class FixedClock(DateTimeOffset now) : TimeProvider
     {
         public override DateTimeOffset GetUtcNow() => now;
