@@ -5,7 +5,7 @@ namespace GptWsDaemon.Quotas;
 /// <summary>
 /// Quota counters in Redis, shared by every instance (protocol.md §2.3 "Quotas"): one Lua script checks every limit
 /// and counts the request in one round trip, so a limit holds across instances with no race between them; one more
-/// settles the request when it ends. Keys: <c>gptws:q:{client}:c</c> (running, expires after the longest stream),
+/// settles the request when it ends. Keys: <c>gptws:q:{CLIENT}:c</c> (the braces a hash tag) (running, expires after the longest stream),
 /// <c>:m:{minute}</c> (2 min) and <c>:d:{day}</c> (2 days).
 /// </summary>
 public sealed class RedisQuotaStore : IQuotaStore, IAsyncDisposable
@@ -88,5 +88,6 @@ public sealed class RedisQuotaStore : IQuotaStore, IAsyncDisposable
     /// <inheritdoc/>
     public ValueTask DisposeAsync() => _redis.DisposeAsync();
 
-    private static RedisKey Key(string client, string suffix) => $"gptws:q:{client}:{suffix}";
+    // The client in braces is a hash tag: on a Redis Cluster all of one client's keys share a slot, as a script needs.
+    private static RedisKey Key(string client, string suffix) => $"gptws:q:{{{client}}}:{suffix}";
 }

@@ -6,6 +6,7 @@ namespace GptWsBench;
 public sealed class BenchOptions
 {
     private readonly Dictionary<string, string> _daemonEnvironment = [];
+    private readonly Dictionary<string, string> _variants = new(StringComparer.Ordinal);
 
     /// <summary>GptWsDaemon.dll (Release build).</summary>
     public string DaemonDll { get; private set; } = string.Empty;
@@ -16,11 +17,26 @@ public sealed class BenchOptions
     /// </summary>
     public string? BaselineDll { get; private set; }
 
-    /// <summary>The engine and the DLL of a daemon label of <see cref="Engines"/>.</summary>
-    public (string Engine, string Dll) Variant(string label) =>
-        label.EndsWith(BaselineSuffix, StringComparison.Ordinal) ? (label[..^BaselineSuffix.Length], BaselineDll!) : (label, DaemonDll);
+    /// <summary>
+    /// Configuration variants to measure beside the plain daemon (<c>--variant NAME=INI</c>, <c>\n</c> for new lines):
+    /// every engine then also runs as <c>ENGINE@NAME</c> with that ini text added, e.g. quotas on. <c>{redis}</c> in the
+    /// text is replaced by the URL of a redis-server the bench starts for the run.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Variants => _variants;
+
+    /// <summary>The engine, the DLL and the extra ini text of a daemon label of <see cref="Engines"/>.</summary>
+    public (string Engine, string Dll) Variant(string label) => Split(label) is var (engine, name) && name == "baseline" ? (engine, BaselineDll!) : (engine, DaemonDll);
+
+    /// <summary>The extra ini text of a daemon label (empty for the plain daemon and the baseline).</summary>
+    public string ExtraIni(string label) => Split(label).Name is { } name && _variants.TryGetValue(name, out var ini) ? ini : string.Empty;
+
+    private static (string Engine, string? Name) Split(string label) =>
+        label.IndexOf('@', StringComparison.Ordinal) is var at and > 0 ? (label[..at], label[(at + 1)..]) : (label, null);
 
     private const string BaselineSuffix = "@baseline";
+
+    /// <summary>The redis-server URL for <c>{redis}</c> in a variant, set by the run when one needs it.</summary>
+    public string? RedisUrl { get; set; }
 
     /// <summary>Portkey's build/start-server.js, or null.</summary>
     public string? PortkeyScript { get; private set; }
@@ -95,6 +111,10 @@ public sealed class BenchOptions
             {
                 case "--daemon-dll": o.DaemonDll = Value(); break;
                 case "--baseline-dll": o.BaselineDll = Path.GetFullPath(Value()); break;
+                case "--variant":
+                    var variant = Value().Split('=', 2);
+                    o._variants[variant[0]] = variant.Length > 1 ? variant[1].Replace("\\n", "\n", StringComparison.Ordinal) : string.Empty;
+                    break;
                 case "--portkey": o.PortkeyScript = Value(); break;
                 case "--portkey-preload": o.PortkeyPreload = Value(); break;
                 case "--peer-unavailable": o.PeerUnavailable = Value(); break;
@@ -125,6 +145,11 @@ public sealed class BenchOptions
         if (o.DaemonDll.Length == 0 || !File.Exists(o.DaemonDll))
         {
             throw new ArgumentException("--daemon-dll must name the built GptWsDaemon.dll");
+        }
+
+        if (o._variants.Count > 0)
+        {
+            o.Engines = [.. o.Engines.SelectMany(e => new[] { e }.Concat(o._variants.Keys.Select(v => e + "@" + v)))];
         }
 
         if (o.BaselineDll is not null)

@@ -35,6 +35,7 @@ public static class BenchRun
             "[limits]\nmax_connections = 12000\nmax_streams = 3000\nstreams_per_connection = 8\n[openai]\nmax_retries = 0\n",
             cancellationToken).ConfigureAwait(false);
 
+        using var redis = options.Variants.Values.Any(v => v.Contains("{redis}", StringComparison.Ordinal)) ? StartRedis(options) : null;
         await using var daemons = new DaemonSet();
         foreach (var engine in options.Engines)
         {
@@ -148,6 +149,15 @@ public static class BenchRun
         return 0;
     }
 
+    /// <summary>A redis-server on a free loopback port for the variants that name <c>{redis}</c>, nothing saved.</summary>
+    private static GatewayProcess StartRedis(BenchOptions options)
+    {
+        var port = GatewayProcess.FreePort();
+        options.RedisUrl = $"redis://127.0.0.1:{port}";
+        Log("redis-server on " + options.RedisUrl);
+        return GatewayProcess.Start("redis-server", ["--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], port, Path.Combine(options.OutDir, "redis.log"), new Dictionary<string, string>());
+    }
+
     /// <summary>The row name of a daemon path: <c>daemon origin (kestrel)</c>.</summary>
     public static string DaemonPath(string mode, string engine) => $"daemon {mode} ({engine})";
 
@@ -155,6 +165,14 @@ public static class BenchRun
     {
         var port = GatewayProcess.FreePort();
         var (engine, dll) = options.Variant(label);
+        if (options.ExtraIni(label) is { Length: > 0 } extra)
+        {
+            // The variant's own ini: the run's, plus its text.
+            var own = Path.Combine(options.OutDir, $"daemon-{label}.ini");
+            File.WriteAllText(own, File.ReadAllText(ini) + extra.Replace("{redis}", options.RedisUrl, StringComparison.Ordinal) + "\n");
+            ini = own;
+        }
+
         return GatewayProcess.Start(
             "dotnet",
             [dll, "--port", port.ToString(CultureInfo.InvariantCulture), "--engine", engine, "--api-key", ApiKey, "--base-url", upstream.BaseUrl, "--log-level", "Warn", "--config", ini],

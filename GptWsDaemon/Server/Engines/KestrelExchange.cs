@@ -27,7 +27,7 @@ internal sealed class KestrelExchange : IHttpExchange
 
     public string? Host => Header("Host");
 
-    public string? RemoteAddress => _features.Get<IHttpConnectionFeature>() is { RemoteIpAddress: { } ip } c ? $"{ip}:{c.RemotePort}" : null;
+    public string? RemoteAddress => _features.Get<IHttpConnectionFeature>() is { RemoteIpAddress: { } ip } c ? new System.Net.IPEndPoint(ip, c.RemotePort).ToString() : null; // [v6]:port, as HttpListener gives it
 
     public bool IsWebSocketRequest { get; }
 

@@ -11,35 +11,47 @@ namespace GptWsDaemon.Server.Engines;
 public sealed class ListenerEngine : IServerEngine
 {
     private static readonly Logger Log = LogManager.GetCurrentClassLogger();
-    private readonly HttpListener _listener = new();
+    private readonly List<string> _prefixes;
+    private HttpListener _listener;
     private Task _acceptLoops = Task.CompletedTask;
 
     /// <summary>Creates the engine for <paramref name="host"/>:<paramref name="port"/>; <see cref="StartAsync"/> binds it.</summary>
     public ListenerEngine(string host, int port)
     {
-        var prefixes = Prefixes(host, port).ToList();
-        Url = prefixes[0];
-        foreach (var prefix in prefixes)
-        {
-            _listener.Prefixes.Add(prefix);
-        }
-
-        _listener.IgnoreWriteExceptions = true;
+        _prefixes = Prefixes(host, port).ToList();
+        Url = _prefixes[0];
+        _listener = Create(_prefixes);
     }
 
     /// <inheritdoc/>
     public string Url { get; }
 
     /// <inheritdoc/>
-    public Task StartAsync(Func<IHttpExchange, Task> handler)
+    public async Task StartAsync(Func<IHttpExchange, Task> handler)
     {
-        try
+        for (var attempt = 1; ; attempt++)
         {
-            _listener.Start();
-        }
-        catch (HttpListenerException e)
-        {
-            throw new EngineBindException(e.Message, e);
+            try
+            {
+                _listener.Start();
+                break;
+            }
+            catch (HttpListenerException e)
+            {
+                throw new EngineBindException(e.Message, e);
+            }
+            catch (ArgumentNullException e) when (attempt < 5)
+            {
+                // HttpListener's endpoint accepts in its constructor, before the lock it takes exists: a client already
+                // waiting in the backlog when it starts (a balancer's health check at a restart) throws there. Its
+                // bound socket is only released by its finalizer, so a fresh listener can bind once that has run.
+                Log.Warn("HttpListener failed to start with a connection already waiting ({0}); retrying ({1}/4)", e.Message, attempt);
+                _listener.Abort();
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+                await Task.Delay(50 * attempt).ConfigureAwait(false);
+                _listener = Create(_prefixes);
+            }
         }
 
         var loops = new List<Task>();
@@ -49,7 +61,6 @@ public sealed class ListenerEngine : IServerEngine
         }
 
         _acceptLoops = Task.WhenAll(loops);
-        return Task.CompletedTask;
     }
 
     /// <inheritdoc/>
@@ -73,6 +84,17 @@ public sealed class ListenerEngine : IServerEngine
 
     /// <inheritdoc/>
     public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
+
+    private static HttpListener Create(List<string> prefixes)
+    {
+        var listener = new HttpListener { IgnoreWriteExceptions = true };
+        foreach (var prefix in prefixes)
+        {
+            listener.Prefixes.Add(prefix);
+        }
+
+        return listener;
+    }
 
     /// <summary>
     /// HttpListener matches a request's Host header against its prefixes, so loopback is bound under both of its names;

@@ -18,7 +18,18 @@ internal static class EngineComparison
             return string.Empty;
         }
 
-        var (a, b) = (f.Engines[0], f.Engines[1]);
+        // The reference against each other daemon of the run (another engine, a baseline build, a configuration variant).
+        var sb = new StringBuilder();
+        foreach (var other in f.Engines.Skip(1))
+        {
+            sb.Append(Pair(f, f.Engines[0], other)).AppendLine();
+        }
+
+        return sb.ToString().TrimEnd() + Environment.NewLine;
+    }
+
+    private static string Pair(RunFigures f, string a, string b)
+    {
         var sb = new StringBuilder();
         sb.AppendLine($"Each cell: {a} / {b} ({b} ÷ {a}).").AppendLine();
         sb.AppendLine("| streams | mode | added TTFT p50 ms | added TTFT p99 ms | added gap p99 ms | CPU µs per token | CPU ÷ bare relay | peak RSS MiB | allocated B per token |");
