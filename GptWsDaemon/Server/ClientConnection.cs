@@ -13,7 +13,7 @@ namespace GptWsDaemon.Server;
 /// One WebSocket client: a receive loop that parses frames and starts streams, and a <see cref="ReplyWriter"/> loop that
 /// sends every frame. When either side ends, the other is cancelled and awaited, and every upstream request is aborted.
 /// </summary>
-public sealed class ClientConnection : IDisposable
+public sealed class ClientConnection : IStreamHost, IDisposable
 {
     private static readonly Logger Log = LogManager.GetCurrentClassLogger();
     private readonly WebSocket _socket;
@@ -298,7 +298,7 @@ public sealed class ClientConnection : IDisposable
     }
 
     /// <summary>Called by a session as its task ends (after its final frame, or after the connection was lost).</summary>
-    internal void Finished(StreamSession session)
+    public void Finished(StreamSession session)
     {
         _streams.Finished(session);
         Interlocked.Exchange(ref _lastActivity, Stopwatch.GetTimestamp());
@@ -306,7 +306,7 @@ public sealed class ClientConnection : IDisposable
     }
 
     /// <summary>Gives a session's seq, its per-connection slot and its daemon-wide slot back, once.</summary>
-    internal void Release(StreamSession session) => _streams.Release(session);
+    public void Release(StreamSession session) => _streams.Release(session);
 
     private void CancelStreams(StreamEndReason reason) => _streams.CancelAll(reason);
 

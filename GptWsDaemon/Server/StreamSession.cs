@@ -16,7 +16,7 @@ public sealed class StreamSession : IDisposable
     private static readonly Logger Log = LogManager.GetLogger("GptWsDaemon.Requests");
     private ChatRequest _request; // without its text once the upstream request is written
     private readonly IChatUpstream _upstream;
-    private readonly ClientConnection _connection;
+    private readonly IStreamHost _connection;
     private readonly DaemonMetrics _metrics;
     private readonly int _minChars;
     private readonly TtsLimits _tts;
@@ -28,7 +28,7 @@ public sealed class StreamSession : IDisposable
     private ServedBy? _servedBy;
 
     /// <summary>Creates the session; <see cref="RunAsync"/> starts it.</summary>
-    public StreamSession(ChatRequest request, IChatUpstream upstream, ClientConnection connection, DaemonMetrics metrics, int minChars, TtsLimits tts, CancellationToken connectionToken)
+    public StreamSession(ChatRequest request, IChatUpstream upstream, IStreamHost connection, DaemonMetrics metrics, int minChars, TtsLimits tts, CancellationToken connectionToken)
     {
         _request = request;
         _upstream = upstream;
@@ -51,7 +51,7 @@ public sealed class StreamSession : IDisposable
     /// <summary>The task running this session (set by its connection when it starts it).</summary>
     public Task Completion { get; set; } = Task.CompletedTask;
 
-    /// <summary>Set once the session's seq and slots were given back (<see cref="ClientConnection.Release"/>).</summary>
+    /// <summary>Set once the session's seq and slots were given back (<see cref="IStreamHost.Release"/>).</summary>
     internal int Released;
 
     /// <summary>The request.</summary>
@@ -76,7 +76,7 @@ public sealed class StreamSession : IDisposable
     }
 
     /// <summary>
-    /// Streams the answer and then hands the session back to its connection (<see cref="ClientConnection.Finished"/>);
+    /// Streams the answer and then hands the session back to its connection (<see cref="IStreamHost.Finished"/>);
     /// never throws. Returns at its first await, so the connection's receive loop goes back to reading at once.
     /// </summary>
     public async Task RunAsync()
