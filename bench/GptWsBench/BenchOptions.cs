@@ -7,6 +7,7 @@ public sealed class BenchOptions
 {
     private readonly Dictionary<string, string> _daemonEnvironment = [];
     private readonly Dictionary<string, string> _variants = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Dictionary<string, string>> _variantEnv = new(StringComparer.Ordinal);
 
     /// <summary>GptWsDaemon.dll (Release build).</summary>
     public string DaemonDll { get; private set; } = string.Empty;
@@ -26,6 +27,21 @@ public sealed class BenchOptions
 
     /// <summary>The engine, the DLL and the extra ini text of a daemon label of <see cref="Engines"/>.</summary>
     public (string Engine, string Dll) Variant(string label) => Split(label) is var (engine, name) && name == "baseline" ? (engine, BaselineDll!) : (engine, DaemonDll);
+
+    /// <summary>The environment of a daemon label: <see cref="DaemonEnvironment"/> and its variant's own (<c>--variant-env NAME:K=V</c>).</summary>
+    public Dictionary<string, string> EnvironmentOf(string label)
+    {
+        var env = new Dictionary<string, string>(_daemonEnvironment);
+        if (Split(label).Name is { } name && _variantEnv.TryGetValue(name, out var own))
+        {
+            foreach (var (k, v) in own)
+            {
+                env[k] = v;
+            }
+        }
+
+        return env;
+    }
 
     /// <summary>The extra ini text of a daemon label (empty for the plain daemon and the baseline).</summary>
     public string ExtraIni(string label) => Split(label).Name is { } name && _variants.TryGetValue(name, out var ini) ? ini : string.Empty;
@@ -111,6 +127,18 @@ public sealed class BenchOptions
             {
                 case "--daemon-dll": o.DaemonDll = Value(); break;
                 case "--baseline-dll": o.BaselineDll = Path.GetFullPath(Value()); break;
+                case "--variant-env":
+                    // NAME:K=V — a variant of the same build and ini with this environment (a GC setting, say).
+                    var spec = Value().Split(':', 2);
+                    var kv = spec[1].Split('=', 2);
+                    if (!o._variantEnv.TryGetValue(spec[0], out var envOf))
+                    {
+                        o._variantEnv[spec[0]] = envOf = [];
+                    }
+
+                    envOf[kv[0]] = kv.Length > 1 ? kv[1] : string.Empty;
+                    o._variants.TryAdd(spec[0], string.Empty);
+                    break;
                 case "--variant":
                     var variant = Value().Split('=', 2);
                     o._variants[variant[0]] = variant.Length > 1 ? variant[1].Replace("\\n", "\n", StringComparison.Ordinal) : string.Empty;

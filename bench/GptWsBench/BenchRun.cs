@@ -178,7 +178,7 @@ public static class BenchRun
             [dll, "--port", port.ToString(CultureInfo.InvariantCulture), "--engine", engine, "--api-key", ApiKey, "--base-url", upstream.BaseUrl, "--log-level", "Warn", "--config", ini],
             port,
             Path.Combine(options.OutDir, logName),
-            new Dictionary<string, string>(options.DaemonEnvironment),
+            options.EnvironmentOf(label),
             options.OutDir);
     }
 
