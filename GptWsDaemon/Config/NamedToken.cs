@@ -63,6 +63,9 @@ public sealed record NamedToken(string Name, string Token)
     public static bool IsName(string name) =>
         name.Length is > 0 and <= 40 && name.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '-' or '_');
 
+    /// <summary>Whether <paramref name="token"/> may be an access or admin token: 8 characters or more, no white space.</summary>
+    public static bool IsValidToken(string token) => token.Length >= 8 && !token.Any(char.IsWhiteSpace);
+
     /// <summary>The name, and nothing of the token.</summary>
     public override string ToString() => Name;
 
@@ -70,7 +73,7 @@ public sealed record NamedToken(string Name, string Token)
     {
         foreach (var t in list)
         {
-            if (t.Token.Length < 8 || t.Token.Any(char.IsWhiteSpace))
+            if (!IsValidToken(t.Token))
             {
                 throw new ConfigException($"{source}: access token of {t.Name}: each must be at least 8 characters with no white space");
             }

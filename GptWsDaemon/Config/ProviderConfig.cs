@@ -134,7 +134,7 @@ internal sealed class ProviderConfig
                 AnthropicVersion = anthropicVersion ?? "2023-06-01",
                 ApiKeys = keys,
                 Models = ReadModels(section, where),
-                KeyCooldown = TimeSpan.FromSeconds(Seconds(section, "key_cooldown_seconds", where, 600)),
+                KeyCooldown = TimeSpan.FromSeconds(SettingsLoader.ParseInt((Value(section, "key_cooldown_seconds"), $"{where} key_cooldown_seconds"), 600, 1, 86400)),
             });
         }
 
@@ -231,19 +231,6 @@ internal sealed class ProviderConfig
         }
 
         return models;
-    }
-
-    private static int Seconds(IConfigurationSection section, string key, string where, int fallback)
-    {
-        var value = Value(section, key);
-        if (value is null)
-        {
-            return fallback;
-        }
-
-        return int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n is >= 1 and <= 86400
-            ? n
-            : throw new ConfigException($"{where} {key}: must be an integer from 1 to 86400, not '{value}'");
     }
 
     private static string? Value(IConfigurationSection section, string key) =>

@@ -1,4 +1,3 @@
-using System.Globalization;
 using GptWsDaemon.Quotas;
 using Microsoft.Extensions.Configuration;
 
@@ -52,16 +51,6 @@ internal static class QuotaConfig
         MaxOutputTokens = Positive(section, "max_output_tokens", where),
     };
 
-    private static int? Positive(IConfigurationSection section, string key, string where)
-    {
-        var value = section[key]?.Trim();
-        if (string.IsNullOrEmpty(value))
-        {
-            return null;
-        }
-
-        return int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= 1
-            ? n
-            : throw new ConfigException($"{where}.{key}: must be a whole number of at least 1, not '{value}'");
-    }
+    private static int? Positive(IConfigurationSection section, string key, string where) =>
+        section[key]?.Trim() is { Length: > 0 } value ? SettingsLoader.ParseInt((value, $"{where}.{key}"), 0, 1, int.MaxValue) : null;
 }

@@ -138,15 +138,22 @@ public sealed class SettingsLoader
         }
 
         var adminTokens = SplitList(Pick(null, null, "server:admin_tokens").Value);
-        if (adminTokens.Any(t => t.Length < 8 || t.Any(char.IsWhiteSpace)))
+        if (!adminTokens.All(NamedToken.IsValidToken))
         {
             throw new ConfigException("server.admin_tokens: each must be at least 8 characters with no white space");
         }
 
         var proxies = SplitList(Pick(null, null, "server:trusted_proxies").Value);
-        foreach (var p in proxies.Where(p => !System.Net.IPNetwork.TryParse(p.Contains('/', StringComparison.Ordinal) ? p : p + (p.Contains(':', StringComparison.Ordinal) ? "/128" : "/32"), out _)))
+        foreach (var p in proxies)
         {
-            throw new ConfigException($"server.trusted_proxies: not an address or network: {p}");
+            try
+            {
+                Server.ClientIdentity.Networks([p]);
+            }
+            catch (FormatException e)
+            {
+                throw new ConfigException($"server.trusted_proxies: not an address or network: {p}", e);
+            }
         }
 
         var redis = Pick(null, "GPTWS_REDIS_URL", "redis:url").Value;
@@ -302,7 +309,8 @@ public sealed class SettingsLoader
 
     private string? Env(string name) => _env.TryGetValue(name, out var v) && v.Length > 0 ? v : null;
 
-    private static int ParseInt((string? Value, string Source) item, int fallback, int min, int max)
+    /// <summary>An integer in [min, max], the fallback when unset, else a one-line error naming the source.</summary>
+    internal static int ParseInt((string? Value, string Source) item, int fallback, int min, int max)
     {
         if (item.Value is null)
         {

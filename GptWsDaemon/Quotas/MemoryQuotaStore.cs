@@ -15,9 +15,6 @@ public sealed class MemoryQuotaStore : IQuotaStore
     /// <inheritdoc/>
     public string Name => "memory";
 
-    /// <summary>Clients with a state now (for tests).</summary>
-    public int Count => _clients.Count;
-
     /// <inheritdoc/>
     public ValueTask<Admission> AdmitAsync(string client, QuotaLimits limits, DateTimeOffset now, CancellationToken cancellationToken)
     {

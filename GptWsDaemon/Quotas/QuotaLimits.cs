@@ -18,9 +18,6 @@ public sealed record QuotaLimits
     /// <summary>The output cap sent upstream for this client's requests.</summary>
     public int? MaxOutputTokens { get; init; }
 
-    /// <summary>Whether any limit needs a counter (the output cap needs none).</summary>
-    public bool Counted => RequestsPerMinute is not null || ConcurrentStreams is not null || TokensPerDay is not null;
-
     /// <summary>This client's limits: <paramref name="own"/>'s where set, else these.</summary>
     public QuotaLimits With(QuotaLimits own) => new()
     {

@@ -18,17 +18,14 @@ public sealed class AccessGuard
     private readonly byte[][] _adminHashes;
     private volatile (byte[] Hash, string Name)[] _tokens; // swapped whole on a reload (SIGHUP)
 
-    /// <summary>Creates the guard; an <paramref name="allowedOrigins"/> entry <c>*</c> allows every origin.</summary>
-    public AccessGuard(IReadOnlyList<string> tokens, IReadOnlyList<string> allowedOrigins)
-        : this(Config.NamedToken.FromList(tokens, "access token"), allowedOrigins, [])
-    {
-    }
-
-    /// <summary>Creates the guard for named tokens; <paramref name="adminTokens"/> may read /usage.</summary>
-    public AccessGuard(IReadOnlyList<Config.NamedToken> tokens, IReadOnlyList<string> allowedOrigins, IReadOnlyList<string> adminTokens)
+    /// <summary>
+    /// Creates the guard for named tokens; an <paramref name="allowedOrigins"/> entry <c>*</c> allows every origin;
+    /// <paramref name="adminTokens"/> may read /usage.
+    /// </summary>
+    public AccessGuard(IReadOnlyList<Config.NamedToken> tokens, IReadOnlyList<string> allowedOrigins, IReadOnlyList<string>? adminTokens = null)
     {
         _tokens = Hash(tokens);
-        _adminHashes = [.. adminTokens.Select(t => SHA256.HashData(Encoding.UTF8.GetBytes(t)))];
+        _adminHashes = [.. (adminTokens ?? []).Select(t => SHA256.HashData(Encoding.UTF8.GetBytes(t)))];
         _anyOrigin = allowedOrigins.Contains("*");
         _origins = new HashSet<string>(allowedOrigins.Where(o => o != "*"), StringComparer.OrdinalIgnoreCase);
     }

@@ -195,11 +195,6 @@ public sealed class StreamSession : IDisposable
                 await account.SettleAsync(usage.Value, _metrics).ConfigureAwait(false);
             }
 
-            if (toolCalls is not null && finish == "stop")
-            {
-                finish = "tool_calls"; // servers that end a tool-calling turn with "stop" still called the tools
-            }
-
             if (_reason != StreamEndReason.ConnectionLost)
             {
                 // protocol.md §5: "content is never lost: with origin_stream=false the unfinished tail is flushed as a content frame first".

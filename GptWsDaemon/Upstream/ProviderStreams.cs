@@ -149,7 +149,11 @@ public sealed class ProviderStreams : IChatUpstream, IDisposable
                         {
                             length = stitcher.Flush(ref state.Content, length);
                             thought = reasoningStitcher.Flush(ref state.Reasoning, thought);
-                            chunk = chunk with { ToolCalls = state.ToolCalls?.ToJson() };
+                            if (state.ToolCalls is { Count: > 0 } calls)
+                            {
+                                // Delivered once, assembled; a turn that called tools ends as tool_calls even where a server says stop.
+                                chunk = chunk with { ToolCalls = calls.ToJson(), FinishReason = chunk.FinishReason == "stop" ? "tool_calls" : chunk.FinishReason };
+                            }
                         }
 
                         chunk = chunk with

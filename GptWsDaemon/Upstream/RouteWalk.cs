@@ -88,14 +88,15 @@ internal sealed class RouteWalk : IDisposable
 
             var request = _request ?? throw new InvalidOperationException("the stream was already committed");
             var key = provider.Keys.Keys[_key];
-            _body ??= provider.Dialect.WriteBody(request, provider.Settings.ModelFor(request.UpstreamModel));
+            var model = provider.Settings.ModelFor(request.UpstreamModel);
+            _body ??= provider.Dialect.WriteBody(request, model);
             provider.Counters?.Requests.Inc();
             var content = new RequestBodyContent(_body);
             TimeSpan? retryAfter = null;
             UpstreamException failure;
             try
             {
-                using var message = new HttpRequestMessage(HttpMethod.Post, provider.Dialect.UriFor(request, provider.Settings.ModelFor(request.UpstreamModel)))
+                using var message = new HttpRequestMessage(HttpMethod.Post, provider.Dialect.UriFor(request, model))
                 {
                     Content = content,
                     // HTTP/2 where TLS negotiates it, HTTP/1.1 otherwise (plain http:// has no upgrade).

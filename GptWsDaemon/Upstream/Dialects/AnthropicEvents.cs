@@ -22,11 +22,7 @@ internal static class AnthropicEvents
 
         try
         {
-            var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 64 });
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                throw ChunkParser.Malformed(null);
-            }
+            var reader = JsonText.OpenObject(json);
 
             var type = Type.Unknown;
             ReadOnlyMemory<char> content = default;
@@ -87,15 +83,7 @@ internal static class AnthropicEvents
                     return EventVerdict.Skip;
             }
         }
-        catch (JsonException e)
-        {
-            throw ChunkParser.Malformed(e);
-        }
-        catch (InvalidOperationException e)
-        {
-            throw ChunkParser.Malformed(e);
-        }
-        catch (DecoderFallbackException e)
+        catch (Exception e) when (JsonText.IsMalformed(e))
         {
             throw ChunkParser.Malformed(e);
         }

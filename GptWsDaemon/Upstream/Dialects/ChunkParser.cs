@@ -45,11 +45,7 @@ public static class ChunkParser
     {
         try
         {
-            var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 64 });
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                throw Malformed(null);
-            }
+            var reader = JsonText.OpenObject(json);
 
             var delta = default(Delta);
             string? finish = null;
@@ -100,17 +96,9 @@ public static class ChunkParser
 
             return new UpstreamChunk(delta.Content, finish, usage) { Reasoning = delta.Reasoning, Refusal = delta.Refusal };
         }
-        catch (JsonException e)
+        catch (Exception e) when (JsonText.IsMalformed(e))
         {
-            throw Malformed(e);
-        }
-        catch (InvalidOperationException e)
-        {
-            throw Malformed(e);
-        }
-        catch (DecoderFallbackException e)
-        {
-            throw Malformed(e);
+            throw ChunkParser.Malformed(e);
         }
     }
 

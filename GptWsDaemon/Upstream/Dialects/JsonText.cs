@@ -10,6 +10,16 @@ internal static class JsonText
 {
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
+    /// <summary>A reader over one event's JSON, past the opening brace of its object; 2005 when it is not an object.</summary>
+    public static Utf8JsonReader OpenObject(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 64 });
+        return reader.Read() && reader.TokenType == JsonTokenType.StartObject ? reader : throw ChunkParser.Malformed(null);
+    }
+
+    /// <summary>What the reader throws for a malformed event: bad JSON, a value of another kind than read, invalid UTF-8.</summary>
+    public static bool IsMalformed(Exception e) => e is JsonException or InvalidOperationException or DecoderFallbackException;
+
     /// <summary>A string value unescaped into <paramref name="text"/>; anything else (null, a number) is no text.</summary>
     public static ReadOnlyMemory<char> Read(ref Utf8JsonReader reader, ref char[]? text)
     {

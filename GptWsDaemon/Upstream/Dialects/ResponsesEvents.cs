@@ -23,11 +23,7 @@ internal static class ResponsesEvents
 
         try
         {
-            var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 64 });
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                throw ChunkParser.Malformed(null);
-            }
+            var reader = JsonText.OpenObject(json);
 
             var type = Kind.Other;
             // Where "delta", "item" and "response" sit, as reader copies: what to do with them depends on the type, which may come after.
@@ -84,7 +80,7 @@ internal static class ResponsesEvents
                     return EventVerdict.Skip;
                 case Kind.Completed or Kind.Incomplete:
                     var (usage, cutByCap) = hasResponse ? ReadResponse(response) : (null, false);
-                    var finish = type == Kind.Incomplete && cutByCap ? "length" : state.ToolCalls is { Count: > 0 } ? "tool_calls" : "stop";
+                    var finish = type == Kind.Incomplete && cutByCap ? "length" : "stop"; // "tool_calls" when calls came: the engine's
                     chunk = new UpstreamChunk(default, finish, usage);
                     return EventVerdict.Chunk;
                 case Kind.Failed:
@@ -95,15 +91,7 @@ internal static class ResponsesEvents
                     return EventVerdict.Skip;
             }
         }
-        catch (JsonException e)
-        {
-            throw ChunkParser.Malformed(e);
-        }
-        catch (InvalidOperationException e)
-        {
-            throw ChunkParser.Malformed(e);
-        }
-        catch (DecoderFallbackException e)
+        catch (Exception e) when (JsonText.IsMalformed(e))
         {
             throw ChunkParser.Malformed(e);
         }
