@@ -49,6 +49,9 @@ public sealed record DaemonSettings
     /// <summary>StackExchange.Redis configuration from <c>[redis] url</c>; null: counters in memory.</summary>
     public string? RedisUrl { get; init; }
 
+    /// <summary><c>[resume]</c>: how resumable streams are held and kept (protocol.md §4.5).</summary>
+    public Streams.ResumeSettings Resume { get; init; } = new();
+
     /// <summary>The access tokens with their client names: from the file when set (read now), else the list.</summary>
     public IReadOnlyList<NamedToken> ResolveTokens() =>
         AccessTokensFile is { } file ? NamedToken.FromFile(file) : NamedToken.FromList(AccessTokens, "access token");

@@ -19,6 +19,7 @@ public sealed class SettingsLoader
         ["openai"] = ["api_key", "base_url", "demo", "demo_token_delay_ms", "connect_timeout_seconds", "first_token_timeout_seconds", "idle_timeout_seconds", "max_stream_seconds", "max_retries", "retry_base_delay_ms", "allow_extra_body"],
         ["limits"] = ["max_connections", "streams_per_connection", "max_streams", "max_message_bytes", "max_tokens", "idle_timeout_seconds", "ping_interval_seconds", "send_queue_frames", "pending_message_bytes", "message_timeout_seconds", "handshake_timeout_seconds", "max_output_tokens"],
         ["redis"] = ["url"],
+        ["resume"] = ["hold_seconds", "keep_seconds", "max_log_bytes", "max_total_bytes", "max_log_frames", "on_store_error"],
         ["text"] = ["segment", "min_chars"],
         ["tts"] = ["first_min_chars", "min_chars", "max_chars", "code_placeholder"],
     };
@@ -242,6 +243,20 @@ public sealed class SettingsLoader
             MaxOutputTokens = Pick(null, null, "limits:max_output_tokens").Value is { } cap ? ParseInt((cap, $"{_iniName}: limits.max_output_tokens"), 0, 1, 1_000_000) : null,
             AllowedModels = SplitList(_ini?["models:allow"]),
             RedisUrl = string.IsNullOrWhiteSpace(redis) ? null : RedisAddress(redis.Trim()),
+            Resume = new Streams.ResumeSettings
+            {
+                Hold = TimeSpan.FromSeconds(ParseInt(Pick(null, null, "resume:hold_seconds"), 30, 1, 86400)),
+                Keep = TimeSpan.FromSeconds(ParseInt(Pick(null, null, "resume:keep_seconds"), 60, 1, 86400)),
+                MaxLogBytes = ParseInt(Pick(null, null, "resume:max_log_bytes"), 1 << 20, 4096, int.MaxValue),
+                MaxTotalBytes = ParseInt(Pick(null, null, "resume:max_total_bytes"), 256 << 20, 4096, int.MaxValue),
+                MaxLogFrames = ParseInt(Pick(null, null, "resume:max_log_frames"), 20_000, 16, 10_000_000),
+                MemoryOnStoreError = Pick(null, null, "resume:on_store_error").Value?.Trim().ToLowerInvariant() switch
+                {
+                    null or "fail" => false,
+                    "memory" => true,
+                    var other => throw new ConfigException($"{_iniName}: resume.on_store_error: must be fail or memory, not '{other}'"),
+                },
+            },
             AllowExtraBody = ParseBool(Pick(null, null, "openai:allow_extra_body"), false),
             ModelRules = providerConfig?.ReadModelRules() ?? [.. ModelRule.BuiltIn],
             Routes = routes,

@@ -23,6 +23,12 @@ public sealed class DaemonMetrics
     private readonly Counter _quotaRejections;
     private readonly Counter _clientTokens;
     private readonly Counter _quotaStoreErrors;
+    private readonly Counter _resumes;
+    private readonly Counter _expired;
+    private readonly Gauge _logBytes;
+    private readonly Counter _redisWrites;
+    private readonly Counter _redisFrames;
+    private readonly Counter _resumeStoreErrors;
 
     /// <summary>Creates the metrics.</summary>
     public DaemonMetrics()
@@ -44,6 +50,12 @@ public sealed class DaemonMetrics
         _quotaRejections = factory.CreateCounter("gptws_quota_rejections_total", "Requests refused by a quota (1009), by client and limit.", new CounterConfiguration { LabelNames = ["client", "limit"] });
         _clientTokens = factory.CreateCounter("gptws_client_tokens_total", "Tokens charged to clients, by client and kind (prompt, completion).", new CounterConfiguration { LabelNames = ["client", "kind"] });
         _quotaStoreErrors = factory.CreateCounter("gptws_quota_store_errors_total", "Quota store calls that failed (Redis unreachable, say).");
+        _resumes = factory.CreateCounter("gptws_resumes_total", "Resume requests, by outcome (resumed, not_found).", new CounterConfiguration { LabelNames = ["outcome"] });
+        _expired = factory.CreateCounter("gptws_resumable_expired_total", "Resumable streams aborted because nobody resumed them within resume.hold_seconds.");
+        _logBytes = factory.CreateGauge("gptws_resume_log_bytes", "Bytes the in-memory logs of resumable streams hold.");
+        _redisWrites = factory.CreateCounter("gptws_resume_redis_writes_total", "Round trips that wrote resumable-stream frames to Redis (each carries one or more frames).");
+        _redisFrames = factory.CreateCounter("gptws_resume_redis_frames_total", "Resumable-stream frames written to Redis.");
+        _resumeStoreErrors = factory.CreateCounter("gptws_resume_store_errors_total", "Redis calls of the resume log that failed.");
         var hold = factory.CreateHistogram("gptws_segment_hold_seconds", "Sentence mode: from the arrival of a piece's first character to its release.", new HistogramConfiguration
         {
             LabelNames = ["mode"],
@@ -78,6 +90,25 @@ public sealed class DaemonMetrics
 
     /// <summary>Streams in flight now.</summary>
     public int Streams => (int)_streams.Value;
+
+    /// <summary>A resume request ended with <paramref name="outcome"/> (resumed, not_found).</summary>
+    public void CountResume(string outcome) => _resumes.WithLabels(outcome).Inc();
+
+    /// <summary>A resumable stream's hold ran out.</summary>
+    public void CountHoldExpired() => _expired.Inc();
+
+    /// <summary>The memory logs now hold <paramref name="bytes"/>.</summary>
+    public void SetLogBytes(long bytes) => _logBytes.Set(bytes);
+
+    /// <summary>One round trip wrote <paramref name="frames"/> frames to Redis.</summary>
+    public void CountRedisWrite(int frames)
+    {
+        _redisWrites.Inc();
+        _redisFrames.Inc(frames);
+    }
+
+    /// <summary>A Redis call of the resume log failed.</summary>
+    public void CountResumeStoreError() => _resumeStoreErrors.Inc();
 
     /// <summary>A connection opened (+1) or closed (−1).</summary>
     public void AddConnection(int delta) => _connections.Inc(delta);

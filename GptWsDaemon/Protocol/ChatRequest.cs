@@ -50,6 +50,9 @@ public sealed record ChatRequest
     /// <summary>The output cap every upstream request carries (limits.max_output_tokens, the client's quota), or null.</summary>
     public int? OutputCap { get; init; }
 
+    /// <summary><c>data.resumable</c>: the stream outlives its connection and can be resumed (protocol.md §4.5).</summary>
+    public bool Resumable { get; init; }
+
     /// <summary><see cref="System.Diagnostics.Stopwatch"/> timestamp of the frame's arrival, for consume_time.</summary>
     public long ReceivedAt { get; init; }
 

@@ -9,6 +9,9 @@ public abstract record ClientCommand
     /// <summary>Cancel the stream with this seq.</summary>
     public sealed record Cancel(RequestSeq Seq) : ClientCommand;
 
+    /// <summary>Replay a resumable stream's frames after <paramref name="After"/> under <paramref name="Seq"/>, then follow it (protocol.md §4.5).</summary>
+    public sealed record ResumeFrom(RequestSeq Seq, string StreamId, long After, long ReceivedAt) : ClientCommand;
+
     /// <summary>Answer with a pong frame.</summary>
     public sealed record Ping(RequestSeq? Seq) : ClientCommand;
 

@@ -27,6 +27,9 @@ public static class ErrorCodes
     /// <summary>Frame larger than limits.max_message_bytes.</summary>
     public const int FrameTooLarge = 1007;
 
+    /// <summary>A resume names a stream that is not (or no longer) kept, or whose frames after <c>after</c> are gone (protocol.md §4.5).</summary>
+    public const int StreamNotFound = 1008;
+
     /// <summary>A quota of the client is spent (protocol.md §2.3 "Quotas"); the error frame has <c>data.retry_after</c>.</summary>
     public const int QuotaExceeded = 1009;
 

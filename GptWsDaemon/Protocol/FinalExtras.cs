@@ -7,4 +7,7 @@ public readonly record struct FinalExtras(bool Refusal, byte[]? ToolCalls)
 {
     /// <summary>An error frame's <c>data.retry_after</c> in seconds (1009), or null.</summary>
     public int? RetryAfter { get; init; }
+
+    /// <summary>A resumable stream's reader that a later resume replaced: <c>data.detached: true</c> (protocol.md §4.5).</summary>
+    public bool Detached { get; init; }
 }

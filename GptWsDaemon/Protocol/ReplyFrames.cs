@@ -59,6 +59,15 @@ public static class ReplyFrames
         return b.End();
     }
 
+    /// <summary>The last frame for a reader of a resumable stream that a later resume took over (protocol.md §4.5).</summary>
+    public static OutgoingFrame Detached(RequestSeq seq, long receivedAt)
+    {
+        var b = Builder();
+        var w = b.Begin(ErrorCodes.Ok, "stream resumed on another connection"u8, seq);
+        WriteData(w, receivedAt, "cancelled", [], extras: new FinalExtras(false, null) { Detached = true });
+        return b.End();
+    }
+
     /// <summary>The answer to <c>{"action":"ping"}</c>: <c>{"code":0,"msg":"pong"}</c> (with the seq if one was sent).</summary>
     public static OutgoingFrame Pong(RequestSeq? seq)
     {
@@ -129,6 +138,11 @@ public static class ReplyFrames
         if (extras.RetryAfter is { } retry)
         {
             w.WriteNumber("retry_after"u8, retry);
+        }
+
+        if (extras.Detached)
+        {
+            w.WriteBoolean("detached"u8, true);
         }
 
         if (extras.Refusal)

@@ -59,6 +59,9 @@ internal sealed class RequestData
     /// <summary><c>n</c>.</summary>
     public JsonElement N { get; private set; }
 
+    /// <summary><c>resumable</c> (protocol.md §4.4 "Resumable streams").</summary>
+    public JsonElement Resumable { get; private set; }
+
     /// <summary>The fields of <see cref="PassThroughFields"/> present, in order.</summary>
     public List<JsonProperty> PassThrough { get; } = [];
 
@@ -139,6 +142,10 @@ internal sealed class RequestData
             else if (field.NameEquals("n"u8))
             {
                 d.N = field.Value;
+            }
+            else if (field.NameEquals("resumable"u8))
+            {
+                d.Resumable = field.Value;
             }
             else if (PassThroughFields.Kinds.ContainsKey(field.Name))
             {

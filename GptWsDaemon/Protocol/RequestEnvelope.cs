@@ -14,6 +14,12 @@ internal sealed class RequestEnvelope
     /// <summary>"cancel" or "ping"; absent for a chat request.</summary>
     public JsonElement Action { get; private set; }
 
+    /// <summary><c>stream_id</c> of a resume.</summary>
+    public JsonElement StreamId { get; private set; }
+
+    /// <summary><c>after</c> of a resume: the last <c>n</c> the client has.</summary>
+    public JsonElement After { get; private set; }
+
     /// <summary>The <c>data</c> value as sent (any kind; Undefined when absent).</summary>
     public JsonElement DataValue { get; private set; }
 
@@ -37,6 +43,14 @@ internal sealed class RequestEnvelope
             else if (field.NameEquals("data"u8))
             {
                 envelope.DataValue = field.Value;
+            }
+            else if (field.NameEquals("stream_id"u8))
+            {
+                envelope.StreamId = field.Value;
+            }
+            else if (field.NameEquals("after"u8))
+            {
+                envelope.After = field.Value;
             }
         }
 

@@ -9,10 +9,11 @@ public sealed class RequestParser
 {
     private const string DefaultModel = "gpt-3.5-turbo";
     private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 32 };
-    private static readonly Dictionary<string, Func<RequestSeq?, string, ClientCommand>> Actions = new(StringComparer.Ordinal)
+    private static readonly Dictionary<string, Func<RequestSeq?, string, RequestEnvelope, long, ClientCommand>> Actions = new(StringComparer.Ordinal)
     {
-        ["ping"] = (seq, _) => new ClientCommand.Ping(seq),
-        ["cancel"] = (seq, seqError) => seq is null ? Invalid(ErrorCodes.MissingSeq, "cancel: " + seqError, null) : new ClientCommand.Cancel(seq),
+        ["ping"] = (seq, _, _, _) => new ClientCommand.Ping(seq),
+        ["cancel"] = (seq, seqError, _, _) => seq is null ? Invalid(ErrorCodes.MissingSeq, "cancel: " + seqError, null) : new ClientCommand.Cancel(seq),
+        ["resume"] = (seq, seqError, envelope, receivedAt) => seq is null ? Invalid(ErrorCodes.MissingSeq, "resume: " + seqError, null) : Resume(seq, envelope, receivedAt),
     };
 
     private static readonly string ActionError = "action: must be " + string.Join(" or ", Actions.Keys.Order(StringComparer.Ordinal).Select(k => $"\"{k}\""));
@@ -82,7 +83,7 @@ public sealed class RequestParser
         if (action is not null)
         {
             // protocol.md §4.2, §4.3: one entry per action; anything else is refused, never ignored.
-            return Actions.TryGetValue(action, out var command) ? command(seq, seqError) : Invalid(ErrorCodes.BadParameter, ActionError, seq);
+            return Actions.TryGetValue(action, out var command) ? command(seq, seqError, envelope, receivedAt) : Invalid(ErrorCodes.BadParameter, ActionError, seq);
         }
 
         if (seq is null)
@@ -185,6 +186,7 @@ public sealed class RequestParser
             PassThrough = PassThroughFields.Read(data.PassThrough), ExtraBody = ReadExtraBody(data.ExtraBody),
             OriginStream = RequestFields.Bool(data.OriginStream, "origin_stream", true), Segment = segment, StripMarkdown = stripMarkdown,
             OpenAiParameter = RequestFields.Bool(data.OpenAiParameter, "openai_parameter", true), Parameters = parameters, ReceivedAt = receivedAt,
+            Resumable = RequestFields.Bool(data.Resumable, "resumable", false),
         };
     }
 
@@ -265,6 +267,24 @@ public sealed class RequestParser
         }
     }
 
+
+    /// <summary>protocol.md §4.5: <c>stream_id</c> as the daemon gave it, <c>after</c> a whole number (0: from the start).</summary>
+    private static ClientCommand Resume(RequestSeq seq, RequestEnvelope envelope, long receivedAt)
+    {
+        var id = envelope.StreamId.ValueKind == JsonValueKind.String ? envelope.StreamId.GetString() : null;
+        if (id is null || !Streams.StreamIds.IsValid(id))
+        {
+            return Invalid(ErrorCodes.BadParameter, "stream_id: must be the data.stream_id of a resumable stream's first frame", seq);
+        }
+
+        long after = 0;
+        if (envelope.After.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Null) && !(envelope.After.ValueKind == JsonValueKind.Number && envelope.After.TryGetInt64(out after) && after >= 0))
+        {
+            return Invalid(ErrorCodes.BadParameter, "after: must be a whole number ≥ 0 (the last data.n received)", seq);
+        }
+
+        return new ClientCommand.ResumeFrom(seq, id, after, receivedAt);
+    }
 
     private static ClientCommand.Invalid Invalid(int code, string message, RequestSeq? seq) => new(code, message, seq);
 }

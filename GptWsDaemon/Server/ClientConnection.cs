@@ -13,7 +13,7 @@ namespace GptWsDaemon.Server;
 /// One WebSocket client: a receive loop that parses frames and starts streams, and a <see cref="ReplyWriter"/> loop that
 /// sends every frame. When either side ends, the other is cancelled and awaited, and every upstream request is aborted.
 /// </summary>
-public sealed class ClientConnection : IStreamHost, IDisposable
+public sealed class ClientConnection : IStreamHost, Streams.IStreamReader, IDisposable
 {
     private static readonly Logger Log = LogManager.GetCurrentClassLogger();
     private readonly WebSocket _socket;
@@ -281,6 +281,46 @@ public sealed class ClientConnection : IStreamHost, IDisposable
     /// <summary>A new session for <paramref name="request"/>, linked to this connection.</summary>
     internal StreamSession NewSession(ChatRequest request) =>
         new(request, _upstream, this, _metrics, _settings.MinChars, _settings.Tts, _cts.Token) { Client = Client, Quota = Quota, MaxOutputTokens = _settings.MaxOutputTokens };
+
+    /// <summary>The daemon's resumable streams (protocol.md §4.5).</summary>
+    internal Streams.StreamRegistry? Resumables { get; init; }
+
+    /// <summary>Who may resume this connection's streams: its access token's name (null with no tokens: anyone).</summary>
+    internal string? Owner => Client.Named ? Client.Name : null;
+
+    /// <summary>Starts a resumable stream read by <paramref name="first"/> (registered, with a daemon-wide slot); the refusal, or null.</summary>
+    internal (int Code, string Message)? StartResumable(ChatRequest request, Streams.StreamSubscription first)
+    {
+        Streams.StreamLog stream;
+        try
+        {
+            stream = Resumables!.Open(Owner, Id, request.Seq, _streams.GiveDaemonSlot);
+        }
+        catch (Streams.StoreUnavailableException e)
+        {
+            _streams.GiveDaemonSlot();
+            _streams.Finished(first);
+            return (ErrorCodes.AtCapacity, e.Message);
+        }
+
+        // Its own lifetime, not the connection's: the stream goes on when the connection drops.
+        var session = new StreamSession(request, _upstream, stream, _metrics, _settings.MinChars, _settings.Tts, CancellationToken.None) { Client = Client, Quota = Quota, MaxOutputTokens = _settings.MaxOutputTokens };
+        stream.Start(session, first);
+        return null;
+    }
+
+    /// <inheritdoc/>
+    void Streams.IStreamReader.SendReplay(OutgoingFrame frame) => _writer.TryEnqueue(frame, replay: true);
+
+    /// <inheritdoc/>
+    void Streams.IStreamReader.Release(IStreamSlot stream) => _streams.Release(stream);
+
+    /// <inheritdoc/>
+    void Streams.IStreamReader.Ended(IStreamSlot stream)
+    {
+        _streams.Finished(stream);
+        Interlocked.Exchange(ref _lastActivity, Stopwatch.GetTimestamp());
+    }
 
     /// <summary>Who this connection's requests are charged to.</summary>
     internal ClientIdentity Client { get; init; } = new("unknown", false);

@@ -95,6 +95,9 @@ internal sealed class ConnectionInbox(ClientConnection connection, MessageReader
                 }
 
                 break;
+            case ClientCommand.ResumeFrom resume:
+                Resume(resume);
+                break;
             case ClientCommand.Ping ping:
                 connection.Send(ReplyFrames.Pong(ping.Seq));
                 break;
@@ -111,11 +114,24 @@ internal sealed class ConnectionInbox(ClientConnection connection, MessageReader
 
     private void Start(ChatRequest request)
     {
-        var refusal = streams.TryAdd(request, connection.IsClosing, () => connection.NewSession(request), out var session);
-        if (session is not null)
+        (int Code, string Message)? refusal;
+        if (request.Resumable && connection.Resumables is not null)
         {
-            session.Completion = session.RunAsync();
-            return;
+            refusal = streams.TryAdd(request.Seq, connection.IsClosing, daemonSlot: true, () => new Streams.StreamSubscription(connection, request.Seq, request.ReceivedAt), out var first);
+            refusal ??= connection.StartResumable(request, first!);
+            if (refusal is null)
+            {
+                return;
+            }
+        }
+        else
+        {
+            refusal = streams.TryAdd(request.Seq, connection.IsClosing, daemonSlot: true, () => connection.NewSession(request), out var session);
+            if (session is not null)
+            {
+                session.Completion = session.RunAsync();
+                return;
+            }
         }
 
         metrics.CountRequest(refusal!.Value.Code);
@@ -129,5 +145,40 @@ internal sealed class ConnectionInbox(ClientConnection connection, MessageReader
         }
 
         connection.Send(ReplyFrames.Error(refusal.Value.Code, refusal.Value.Message, request.Seq, request.ReceivedAt));
+    }
+
+    /// <summary>protocol.md §4.5: follow a resumable stream under this seq, from the frame after <c>after</c>.</summary>
+    private void Resume(ClientCommand.ResumeFrom resume)
+    {
+        var refusal = streams.TryAdd(resume.Seq, connection.IsClosing, daemonSlot: false, () => new Streams.StreamSubscription(connection, resume.Seq, resume.ReceivedAt), out var subscription);
+        if (subscription is null)
+        {
+            connection.Send(ReplyFrames.Error(refusal!.Value.Code, refusal.Value.Message, resume.Seq, resume.ReceivedAt));
+            return;
+        }
+
+        _ = AttachAsync(subscription, resume); // a lookup in Redis must not hold the receive loop
+    }
+
+    private async Task AttachAsync(Streams.StreamSubscription subscription, ClientCommand.ResumeFrom resume)
+    {
+        string? refusal;
+        try
+        {
+            refusal = connection.Resumables is { } registry
+                ? await registry.ResumeAsync(subscription, resume.StreamId, resume.After, connection.Owner).ConfigureAwait(false)
+                : Streams.StreamRegistry.NotFound;
+        }
+        catch (Exception e)
+        {
+            Log.Warn("conn={0} resume of {1} failed: {2}", connection.Id, resume.StreamId, e.Message);
+            refusal = "resume failed: the resume log cannot be read now; retry";
+        }
+
+        if (refusal is not null)
+        {
+            Log.Debug("resume refused seq={0} conn={1} stream={2}: {3}", resume.Seq, connection.Id, resume.StreamId, refusal);
+            subscription.EndWith(ReplyFrames.Error(ErrorCodes.StreamNotFound, refusal, resume.Seq, resume.ReceivedAt));
+        }
     }
 }

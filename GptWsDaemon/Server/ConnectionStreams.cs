@@ -5,14 +5,14 @@ using GptWsDaemon.Protocol;
 namespace GptWsDaemon.Server;
 
 /// <summary>
-/// The streams of one connection (protocol.md §7.1): busy seqs, running sessions, the per-connection and daemon-wide
-/// slots. A seq and its slots are given back once, when the final frame goes out; a session leaves the running set
-/// when its task ends.
+/// The streams of one connection (protocol.md §7.1): busy seqs, running sessions and resumable-stream subscriptions,
+/// the per-connection and daemon-wide slots. A seq and its slots are given back once, when the final frame goes out; a
+/// stream leaves the running set when the connection has nothing more to wait for from it.
 /// </summary>
 internal sealed class ConnectionStreams(DaemonSettings settings, Budget budget, DaemonMetrics metrics)
 {
-    private readonly Dictionary<string, StreamSession> _bySeq = new(StringComparer.Ordinal);
-    private readonly HashSet<StreamSession> _running = [];
+    private readonly Dictionary<string, IStreamSlot> _bySeq = new(StringComparer.Ordinal);
+    private readonly HashSet<IStreamSlot> _running = [];
     private readonly Lock _lock = new();
 
     /// <summary>Sessions whose task has not ended.</summary>
@@ -27,10 +27,14 @@ internal sealed class ConnectionStreams(DaemonSettings settings, Budget budget, 
         }
     }
 
-    /// <summary>Registers a new session for <paramref name="request"/>, or says why not (code, message).</summary>
-    public (int Code, string Message)? TryAdd(ChatRequest request, bool closing, Func<StreamSession> create, out StreamSession? session)
+    /// <summary>
+    /// Registers a new stream under <paramref name="seq"/>, or says why not (code, message). A new upstream request
+    /// (<paramref name="daemonSlot"/>) also takes a daemon-wide slot; a resume does not.
+    /// </summary>
+    public (int Code, string Message)? TryAdd<T>(RequestSeq seq, bool closing, bool daemonSlot, Func<T> create, out T? stream)
+        where T : class, IStreamSlot
     {
-        session = null;
+        stream = null;
         lock (_lock)
         {
             if (closing)
@@ -38,9 +42,9 @@ internal sealed class ConnectionStreams(DaemonSettings settings, Budget budget, 
                 return (ErrorCodes.AtCapacity, "daemon is shutting down; no new streams");
             }
 
-            if (_bySeq.ContainsKey(request.Seq.Text))
+            if (_bySeq.ContainsKey(seq.Text))
             {
-                return (ErrorCodes.DuplicateSeq, $"seq {request.Seq.Text} is already streaming on this connection");
+                return (ErrorCodes.DuplicateSeq, $"seq {seq.Text} is already streaming on this connection");
             }
 
             if (_bySeq.Count >= settings.StreamsPerConnection)
@@ -48,22 +52,26 @@ internal sealed class ConnectionStreams(DaemonSettings settings, Budget budget, 
                 return (ErrorCodes.AtCapacity, $"too many streams on this connection (limits.streams_per_connection = {settings.StreamsPerConnection})");
             }
 
-            if (!budget.TryTake())
+            if (daemonSlot && !budget.TryTake())
             {
                 return (ErrorCodes.AtCapacity, $"daemon at capacity (limits.max_streams = {settings.MaxStreams}); retry later");
             }
 
-            session = create();
-            _bySeq[request.Seq.Text] = session;
-            _running.Add(session);
+            stream = create();
+            _bySeq[seq.Text] = stream;
+            _running.Add(stream);
         }
 
-        metrics.AddStream(1);
+        if (daemonSlot)
+        {
+            metrics.AddStream(1);
+        }
+
         return null;
     }
 
-    /// <summary>The session streaming <paramref name="seq"/>, or null.</summary>
-    public StreamSession? Find(string seq)
+    /// <summary>The stream under <paramref name="seq"/>, or null.</summary>
+    public IStreamSlot? Find(string seq)
     {
         lock (_lock)
         {
@@ -71,40 +79,49 @@ internal sealed class ConnectionStreams(DaemonSettings settings, Budget budget, 
         }
     }
 
-    /// <summary>Gives a session's seq, its per-connection slot and its daemon-wide slot back, once.</summary>
-    public void Release(StreamSession session)
+    /// <summary>Gives a stream's seq, its per-connection slot and its daemon-wide slot (if it holds one) back, once.</summary>
+    public void Release(IStreamSlot stream)
     {
-        if (Interlocked.Exchange(ref session.Released, 1) != 0)
+        if (!stream.TryMarkReleased())
         {
             return;
         }
 
         lock (_lock)
         {
-            if (_bySeq.TryGetValue(session.Request.Seq.Text, out var current) && current == session)
+            if (_bySeq.TryGetValue(stream.Seq.Text, out var current) && current == stream)
             {
-                _bySeq.Remove(session.Request.Seq.Text);
+                _bySeq.Remove(stream.Seq.Text);
             }
         }
 
+        if (stream.HoldsDaemonSlot)
+        {
+            GiveDaemonSlot();
+        }
+    }
+
+    /// <summary>Gives back a daemon-wide slot taken by <see cref="TryAdd"/> (a resumable stream gives its own back when it ends).</summary>
+    public void GiveDaemonSlot()
+    {
         budget.Give();
         metrics.AddStream(-1);
     }
 
-    /// <summary>The session's task ended: it leaves the running set (its seq is released too, if it was not yet).</summary>
-    public void Finished(StreamSession session)
+    /// <summary>The connection has nothing more to wait for from the stream: it leaves the running set (its seq is released too, if it was not yet).</summary>
+    public void Finished(IStreamSlot stream)
     {
-        Release(session);
+        Release(stream);
         lock (_lock)
         {
-            _running.Remove(session);
+            _running.Remove(stream);
         }
     }
 
     /// <summary>Cancels every running session with <paramref name="reason"/>.</summary>
     public void CancelAll(StreamEndReason reason)
     {
-        List<StreamSession> sessions;
+        List<IStreamSlot> sessions;
         lock (_lock)
         {
             sessions = [.. _running];

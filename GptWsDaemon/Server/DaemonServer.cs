@@ -34,9 +34,11 @@ public sealed class DaemonServer : IAsyncDisposable
     private Task _sweep = Task.CompletedTask;
 
     /// <summary>Creates the server; <see cref="StartAsync"/> binds it. Quotas (or /usage) need a gate: <paramref name="quota"/>, else one over memory.</summary>
-    public DaemonServer(DaemonSettings settings, IChatUpstream upstream, DaemonMetrics metrics, Quotas.QuotaGate? quota = null)
+    /// <remarks><paramref name="resumables"/>: the resumable streams (over Redis when shared); null, a memory log of its own.</remarks>
+    public DaemonServer(DaemonSettings settings, IChatUpstream upstream, DaemonMetrics metrics, Quotas.QuotaGate? quota = null, Streams.StreamRegistry? resumables = null)
     {
         _settings = settings;
+        Resumables = resumables ?? new Streams.StreamRegistry(settings.Resume, metrics);
         Quota = quota ?? (settings.Quota.Any || settings.AdminTokens.Count > 0 ? new Quotas.QuotaGate(settings.Quota, new Quotas.MemoryQuotaStore(), metrics) : null);
         _upstream = upstream;
         _metrics = metrics;
@@ -51,6 +53,9 @@ public sealed class DaemonServer : IAsyncDisposable
 
     /// <summary>The quota gate; null when no quota is configured (nothing is counted then).</summary>
     public Quotas.QuotaGate? Quota { get; }
+
+    /// <summary>The resumable streams (protocol.md §4.5).</summary>
+    public Streams.StreamRegistry Resumables { get; }
 
     /// <summary>The guard of handshakes (its tokens are replaced on a reload).</summary>
     public AccessGuard Guard => _front.Guard;
@@ -110,6 +115,8 @@ public sealed class DaemonServer : IAsyncDisposable
             c.Shutdown();
         }
 
+        // Streams nobody reads now end too, each with a final frame in its log for a resumer on another instance.
+        await Resumables.StopAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         var all = Task.WhenAll(_tasks.Keys);
         // Each connection's close is bounded (answer 5 s + close frame 2 s + drain 10 s): wait a little beyond that.
         if (await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(20))).ConfigureAwait(false) != all)
@@ -221,7 +228,7 @@ public sealed class DaemonServer : IAsyncDisposable
     {
         try
         {
-            using var connection = new ClientConnection(id, socket, _settings, _parser, _upstream, _metrics, _budget, _pending, _stopping.Token) { Client = client, Quota = Quota };
+            using var connection = new ClientConnection(id, socket, _settings, _parser, _upstream, _metrics, _budget, _pending, _stopping.Token) { Client = client, Quota = Quota, Resumables = Resumables };
             _connections[id] = connection;
             try
             {

@@ -19,6 +19,7 @@ public sealed class ReplyWriter
     private bool _pumping;
     private bool _completed;
     private bool _failed;
+    private int _credit; // room the queued replayed frames were given beyond the capacity
 
     /// <summary>Creates the writer for <paramref name="socket"/> with room for <paramref name="capacity"/> waiting frames.</summary>
     public ReplyWriter(WebSocket socket, int capacity)
@@ -35,13 +36,16 @@ public sealed class ReplyWriter
 
     private readonly Lock _sync = new();
 
-    /// <summary>Queues a frame without waiting. False (and the frame released) when the queue is full, closed or broken.</summary>
-    public bool TryEnqueue(OutgoingFrame frame)
+    /// <summary>
+    /// Queues a frame without waiting. False (and the frame released) when the queue is full, closed or broken. A
+    /// <paramref name="replay"/> (a resumed stream's log, bounded by resume.max_log_bytes) is never refused for room.
+    /// </summary>
+    public bool TryEnqueue(OutgoingFrame frame, bool replay = false)
     {
         bool startPump;
         lock (_sync)
         {
-            if (_completed || _failed || (_queue?.Count ?? 0) >= _capacity)
+            if (_completed || _failed || (!replay && (_queue?.Count ?? 0) >= _capacity + _credit))
             {
                 Overflowed |= !_completed && !_failed;
                 frame.Release();
@@ -49,6 +53,7 @@ public sealed class ReplyWriter
             }
 
             (_queue ??= new Queue<OutgoingFrame>()).Enqueue(frame);
+            _credit += replay ? 1 : 0;
             startPump = !_pumping;
             _pumping = true;
         }
@@ -83,6 +88,7 @@ public sealed class ReplyWriter
             OutgoingFrame frame;
             lock (_sync)
             {
+                _credit -= _credit > 0 ? 1 : 0;
                 if (_queue is null || !_queue.TryDequeue(out frame))
                 {
                     // The empty queue stays (a few words): dropping it would cost an allocation per token.

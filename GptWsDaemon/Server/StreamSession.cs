@@ -11,7 +11,7 @@ namespace GptWsDaemon.Server;
 /// One request's life: calls the upstream, relays each delta (or each sentence) as a frame, and ends with exactly one
 /// final frame (protocol.md §5). Owns the stream's <see cref="CancellationTokenSource"/>, linked to its connection's.
 /// </summary>
-public sealed class StreamSession : IDisposable
+public sealed class StreamSession : IStreamSlot, IDisposable
 {
     private static readonly Logger Log = LogManager.GetLogger("GptWsDaemon.Requests");
     private ChatRequest _request; // without its text once the upstream request is written
@@ -51,8 +51,19 @@ public sealed class StreamSession : IDisposable
     /// <summary>The task running this session (set by its connection when it starts it).</summary>
     public Task Completion { get; set; } = Task.CompletedTask;
 
-    /// <summary>Set once the session's seq and slots were given back (<see cref="IStreamHost.Release"/>).</summary>
-    internal int Released;
+    private int _released;
+
+    /// <summary>Why it was cancelled (None: it was not).</summary>
+    internal StreamEndReason EndReason => _reason;
+
+    /// <inheritdoc/>
+    public RequestSeq Seq => _request.Seq;
+
+    /// <inheritdoc/>
+    bool IStreamSlot.HoldsDaemonSlot => true;
+
+    /// <inheritdoc/>
+    bool IStreamSlot.TryMarkReleased() => Interlocked.Exchange(ref _released, 1) == 0;
 
     /// <summary>The request.</summary>
     public ChatRequest Request => _request;

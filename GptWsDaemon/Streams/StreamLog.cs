@@ -1,0 +1,263 @@
+using GptWsDaemon.Protocol;
+using GptWsDaemon.Server;
+
+namespace GptWsDaemon.Streams;
+
+/// <summary>
+/// A stream that outlives its connection (protocol.md §4.5): its session writes here, not to a connection; every frame
+/// gets its <c>n</c> and goes into the log, then to whoever reads the stream now. Nobody reading: the upstream goes on
+/// for resume.hold_seconds, then is aborted. Ended: the log stays readable for resume.keep_seconds.
+/// </summary>
+public sealed class StreamLog : IStreamHost, IResumeSource
+{
+    private readonly StreamRegistry _registry;
+    private readonly int _seqLength;
+    private readonly Action _giveSlot;
+    private readonly Lock _lock = new();
+    private readonly List<LogFrame> _frames = []; // n = _firstN + index
+    private long _firstN = 1;
+    private long _bytes;
+    private long _n;
+    private bool _finalNext;
+    private bool _ended;
+    private StreamSubscription? _reader;
+    private ITimer? _hold;
+    private StreamSession? _session;
+
+    internal StreamLog(StreamRegistry registry, string id, string? owner, long originId, int seqLength, Action giveSlot, IStreamLogWriter? remote)
+    {
+        _registry = registry;
+        StreamId = id;
+        Owner = owner;
+        Id = originId;
+        _seqLength = seqLength;
+        _giveSlot = giveSlot;
+        Remote = remote;
+    }
+
+    /// <summary>The id a client resumes it by.</summary>
+    public string StreamId { get; }
+
+    /// <summary>The access-token name that may resume it; null when the daemon has no tokens.</summary>
+    public string? Owner { get; }
+
+    /// <summary>The connection that started it, for log lines.</summary>
+    public long Id { get; }
+
+    /// <summary>The timer that forgets the ended stream after resume.keep_seconds (held here: an unreferenced timer may never fire).</summary>
+    internal ITimer? KeepTimer { get; set; }
+
+    /// <summary>The log's copy in Redis, or null.</summary>
+    internal IStreamLogWriter? Remote { get; }
+
+    /// <summary>True once the session ended (its final frame is the log's last).</summary>
+    public bool Ended
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _ended;
+            }
+        }
+    }
+
+    /// <summary>Starts <paramref name="session"/> (which writes here) with <paramref name="first"/> as its reader.</summary>
+    internal void Start(StreamSession session, StreamSubscription first)
+    {
+        _session = session;
+        first.Source = this;
+        _reader = first;
+        session.Completion = session.RunAsync();
+    }
+
+    /// <summary>
+    /// Makes <paramref name="subscription"/> the reader: every frame after <paramref name="after"/> is replayed, then it
+    /// follows live. False when frames it needs were dropped from the log (its byte cap). A reader it replaces gets a
+    /// final frame saying so.
+    /// </summary>
+    public bool Attach(StreamSubscription subscription, long after)
+    {
+        StreamSubscription? previous;
+        lock (_lock)
+        {
+            if (after + 1 < _firstN)
+            {
+                return false;
+            }
+
+            previous = _reader;
+            _reader = subscription;
+            subscription.Source = this;
+            _hold?.Dispose();
+            _hold = null;
+            for (var i = (int)Math.Max(0, after + 1 - _firstN); i < _frames.Count; i++)
+            {
+                subscription.Deliver(_frames[i], replay: true);
+            }
+        }
+
+        if (previous is not null && previous != subscription)
+        {
+            previous.EndWith(StreamRegistry.Superseded(previous));
+        }
+
+        return true;
+    }
+
+    /// <inheritdoc/>
+    public void Detach(StreamSubscription subscription)
+    {
+        lock (_lock)
+        {
+            if (_reader != subscription)
+            {
+                return;
+            }
+
+            _reader = null;
+            if (!_ended)
+            {
+                _hold = _registry.Time.CreateTimer(static s => ((StreamLog)s!).HoldOver(), this, _registry.Settings.Hold, Timeout.InfiniteTimeSpan);
+            }
+        }
+    }
+
+    /// <summary>A later resumer on another instance took over: the reader here (if it is not that one) ends.</summary>
+    internal void TakenOver(string token)
+    {
+        StreamSubscription? reader;
+        lock (_lock)
+        {
+            reader = _reader;
+            if (reader is null || reader.Token == token)
+            {
+                return;
+            }
+
+            _reader = null;
+        }
+
+        reader.EndWith(StreamRegistry.Superseded(reader));
+    }
+
+    /// <inheritdoc/>
+    public void Cancel(StreamEndReason reason) => _session?.Cancel(reason);
+
+    /// <inheritdoc/>
+    void IStreamHost.Send(OutgoingFrame frame)
+    {
+        lock (_lock)
+        {
+            var n = ++_n;
+            var entry = LogFrame.Stamp(frame, _seqLength, n, n == 1 ? StreamId : null, _finalNext);
+            Append(entry);
+            Remote?.Append(entry);
+            var reader = _reader;
+            if (entry.Final)
+            {
+                _reader = null;
+            }
+
+            reader?.Deliver(entry, replay: false);
+        }
+    }
+
+    /// <inheritdoc/>
+    void IStreamHost.Release(StreamSession session)
+    {
+        lock (_lock)
+        {
+            _finalNext = true; // the session sends its final frame next
+        }
+    }
+
+    /// <inheritdoc/>
+    void IStreamHost.Finished(StreamSession session)
+    {
+        StreamSubscription? reader;
+        lock (_lock)
+        {
+            _ended = true;
+            _hold?.Dispose();
+            _hold = null;
+            reader = _reader;
+            _reader = null;
+        }
+
+        reader?.End(); // only when no final frame went out (none should be missing)
+        _giveSlot();
+        session.Dispose();
+        Remote?.Complete(expired: session.EndReason == StreamEndReason.HoldExpired);
+        _registry.Ended(this, expired: session.EndReason == StreamEndReason.HoldExpired);
+    }
+
+    /// <summary>The bytes the log holds (all dropped when the registry forgets the stream).</summary>
+    internal long Bytes
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _bytes;
+            }
+        }
+    }
+
+    private void Append(LogFrame entry)
+    {
+        _frames.Add(entry);
+        _bytes += entry.Bytes.Length;
+        var over = _registry.AddBytes(entry.Bytes.Length);
+        var drop = 0;
+        long dropped = 0;
+        while (drop < _frames.Count - 1 && (_bytes - dropped > _registry.Settings.MaxLogBytes || over - dropped > _registry.Settings.MaxTotalBytes))
+        {
+            dropped += _frames[drop].Bytes.Length;
+            drop++;
+        }
+
+        if (drop > 0)
+        {
+            // The oldest frames go first: a resume from before them gets 1008 (protocol.md §4.5).
+            _frames.RemoveRange(0, drop);
+            _firstN += drop;
+            _bytes -= dropped;
+            _registry.AddBytes(-dropped);
+        }
+    }
+
+    private async void HoldOver()
+    {
+        try
+        {
+            lock (_lock)
+            {
+                if (_reader is not null || _ended || _hold is null)
+                {
+                    return;
+                }
+            }
+
+            if (Remote is not null && await Remote.ReadElsewhereAsync().ConfigureAwait(false))
+            {
+                lock (_lock)
+                {
+                    if (_reader is null && !_ended)
+                    {
+                        _hold?.Change(_registry.Settings.Hold, Timeout.InfiniteTimeSpan); // a reader on another instance follows it
+                    }
+                }
+
+                return;
+            }
+
+            _registry.CountExpired();
+            Cancel(StreamEndReason.HoldExpired);
+        }
+        catch (Exception e)
+        {
+            StreamRegistry.Log.Error(e, "stream {0}: hold check failed", StreamId);
+        }
+    }
+}
