@@ -84,7 +84,12 @@ internal static class Program
             ? await Quotas.RedisQuotaStore.ConnectAsync(url, settings.MaxStreamDuration).ConfigureAwait(false)
             : null;
         var quota = redis is null ? null : new Quotas.QuotaGate(settings.Quota, redis, metrics);
-        await using var server = new DaemonServer(settings, upstream, metrics, quota);
+        // protocol.md §4.5: with [redis] the resumable logs live there, shared by every instance.
+        await using var resumeStore = settings.RedisUrl is { } resumeUrl
+            ? await Streams.RedisStreamStore.ConnectAsync(resumeUrl, settings.Resume, settings.MaxStreamDuration, metrics).ConfigureAwait(false)
+            : null;
+        var resumables = new Streams.StreamRegistry(settings.Resume, metrics, resumeStore);
+        await using var server = new DaemonServer(settings, upstream, metrics, quota, resumables);
         try
         {
             await server.StartAsync().ConfigureAwait(false);

@@ -11,13 +11,31 @@ namespace GptWsDaemon.Tests.Support;
 public sealed class DaemonFixture : IAsyncDisposable
 {
     private readonly ProviderStreams? _openAi;
+    private GptWsDaemon.Streams.RedisStreamStore? _resumeStore;
 
-    private DaemonFixture(DaemonSettings settings, IChatUpstream upstream, DaemonMetrics metrics, ProviderStreams? openAi, GptWsDaemon.Quotas.QuotaGate? quota = null)
+    private DaemonFixture(DaemonSettings settings, IChatUpstream upstream, DaemonMetrics metrics, ProviderStreams? openAi, GptWsDaemon.Quotas.QuotaGate? quota = null, GptWsDaemon.Streams.RedisStreamStore? resumeStore = null)
     {
         Settings = settings;
         Metrics = metrics;
         _openAi = openAi;
-        Server = new DaemonServer(settings, upstream, metrics, quota);
+        _resumeStore = resumeStore;
+        Server = new DaemonServer(settings, upstream, metrics, quota, resumeStore is null ? null : new GptWsDaemon.Streams.StreamRegistry(settings.Resume, metrics, resumeStore));
+    }
+
+    /// <summary>As <see cref="StartAsync(FakeOpenAiServer, Func{DaemonSettings, DaemonSettings}?)"/>, with resumable logs in the Redis at <paramref name="redisUrl"/> (protocol.md §4.5).</summary>
+    public static async Task<DaemonFixture> StartWithRedisAsync(FakeOpenAiServer upstream, string redisUrl, Func<DaemonSettings, DaemonSettings>? configure = null)
+    {
+        var settings = (configure ?? (s => s))(new DaemonSettings
+        {
+            Port = FreePort(),
+            ApiKey = "sk-test-key-000000000000",
+            BaseUrl = upstream.BaseUrl,
+            RetryBaseDelay = TimeSpan.FromMilliseconds(20),
+        });
+        var metrics = new DaemonMetrics();
+        var openAi = new ProviderStreams(settings, new SecretRedactor([.. settings.Providers.SelectMany(p => p.ApiKeys)]), metrics);
+        var store = await GptWsDaemon.Streams.RedisStreamStore.ConnectAsync(SettingsLoader.RedisAddress(redisUrl), settings.Resume, settings.MaxStreamDuration, metrics);
+        return await StartedAsync(new DaemonFixture(settings, openAi, metrics, openAi, resumeStore: store));
     }
 
     public DaemonSettings Settings { get; }
@@ -86,5 +104,10 @@ public sealed class DaemonFixture : IAsyncDisposable
         await Server.StopAsync(TimeSpan.Zero);
         await Server.DisposeAsync();
         _openAi?.Dispose();
+        if (_resumeStore is not null)
+        {
+            await _resumeStore.DisposeAsync();
+            _resumeStore = null;
+        }
     }
 }

@@ -301,7 +301,7 @@ public sealed class SettingsLoader
     }
 
     /// <summary><c>redis://[:password@]host[:port][/db]</c> as StackExchange.Redis's configuration string.</summary>
-    private static string RedisAddress(string url)
+    internal static string RedisAddress(string url)
     {
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("redis" or "rediss") || uri.Host.Length == 0)
         {

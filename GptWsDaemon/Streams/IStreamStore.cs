@@ -6,6 +6,9 @@ namespace GptWsDaemon.Streams;
 /// </summary>
 internal interface IStreamStore : IAsyncDisposable
 {
+    /// <summary>Routes takeovers and cancels from other instances to <paramref name="registry"/>.</summary>
+    void Bind(StreamRegistry registry);
+
     /// <summary>A writer for a new stream's log; null when the store is down and resume.on_store_error = memory.</summary>
     /// <exception cref="StoreUnavailableException">The store is down and resume.on_store_error = fail.</exception>
     IStreamLogWriter? OpenWriter(string streamId, string? owner);

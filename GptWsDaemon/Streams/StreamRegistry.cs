@@ -10,7 +10,7 @@ namespace GptWsDaemon.Streams;
 /// The daemon's resumable streams by id (protocol.md §4.5): opens them, finds them for a resume (here, or through the
 /// store on another instance), forgets them once their log's time is up, and cancels them all at shutdown.
 /// </summary>
-public sealed class StreamRegistry : IAsyncDisposable
+public sealed class StreamRegistry
 {
     internal static readonly Logger Log = LogManager.GetLogger("GptWsDaemon.Streams");
     internal const string NotFound = "stream not found or expired";
@@ -26,6 +26,7 @@ public sealed class StreamRegistry : IAsyncDisposable
         _metrics = metrics;
         _store = store;
         Time = time ?? TimeProvider.System;
+        store?.Bind(this);
     }
 
     /// <summary>The <c>[resume]</c> settings.</summary>
@@ -114,15 +115,6 @@ public sealed class StreamRegistry : IAsyncDisposable
         if (_store is not null)
         {
             await _store.FlushAsync(limit).ConfigureAwait(false);
-        }
-    }
-
-    /// <inheritdoc/>
-    public async ValueTask DisposeAsync()
-    {
-        if (_store is not null)
-        {
-            await _store.DisposeAsync().ConfigureAwait(false);
         }
     }
 
