@@ -247,6 +247,39 @@ public sealed class TestPageTests
     }
 
     [Test, CancelAfter(180_000)]
+    public async Task SocketCutMidAnswer_PageReconnectsResumesAndFinishesTheAnswerByItself(CancellationToken ct)
+    {
+        // protocol.md §4.5 through /gptws.js: the page's TCP connection is reset mid-answer (a forwarder in between).
+        await using var daemon = await DaemonFixture.StartDemoAsync(s => s with { DemoTokenDelay = TimeSpan.FromMilliseconds(40) });
+        await using var cutter = new TcpCutter(daemon.Settings.Port);
+        await using var page = await TestPage.OpenAsync(_browser.Context, cutter.HttpUri);
+        await page.WaitConnectedAsync().WaitAsync(ct);
+
+        const string question = "火车进隧道了怎么办？ 🚄";
+        var seq = await page.AskAsync(question);
+        await page.WaitFramesAsync(15).WaitAsync(ct);
+        cutter.CutAll();
+        await Expect(page.Status).ToHaveAttributeAsync("data-state", "reconnecting");
+        await page.WaitAnswerStateAsync("done").WaitAsync(ct);
+        await page.ScreenshotAsync("test-page-resumed");
+
+        var resume = (await page.RawJsonAsync("out")).Single(f => f.TryGetProperty("action", out var a) && a.GetString() == "resume");
+        var received = (await page.RawJsonAsync("in")).Where(f => SeqOf(f) == seq).Select(f => f.GetProperty("data").GetProperty("n").GetInt64()).ToList();
+        var text = await page.AnswerTextAsync();
+        var resumes = await page.AnswerDataAsync("resumes");
+        Assert.Multiple(() =>
+        {
+            Assert.That(text, Is.EqualTo(DemoAnswer(question)), "the whole answer, each piece once");
+            Assert.That(resumes, Is.EqualTo("1"));
+            Assert.That(SeqOf(resume), Is.EqualTo(seq));
+            Assert.That(resume.GetProperty("after").GetInt64(), Is.GreaterThanOrEqualTo(15));
+            Assert.That(received.Distinct().Order(), Is.EqualTo(Enumerable.Range(1, (int)received.Max()).Select(i => (long)i)), "no frame missing");
+            Assert.That(cutter.Cuts, Is.GreaterThan(0));
+            Assert.That(page.PageErrors, Is.Empty);
+        });
+    }
+
+    [Test, CancelAfter(180_000)]
     public async Task AccessTokens_Configured_RefusedWithoutTokenThenConnectsWithIt(CancellationToken ct)
     {
         await using var daemon = await DaemonFixture.StartDemoAsync(s => s with { AccessTokens = ["s3cret-token"], DemoTokenDelay = TimeSpan.FromMilliseconds(5) });

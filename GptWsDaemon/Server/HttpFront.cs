@@ -22,7 +22,8 @@ internal sealed class HttpFront
     private readonly AccessGuard _guard;
     private readonly LogThrottle _refusals;
     private readonly IReadOnlyList<System.Net.IPNetwork> _trusted;
-    private readonly Lazy<byte[]> _page = new(LoadPage);
+    private readonly Lazy<byte[]> _page = new(() => LoadResource("index.html"));
+    private readonly Lazy<byte[]> _client = new(() => LoadResource("gptws.js"));
 
     /// <summary>The guard, for a token reload.</summary>
     public AccessGuard Guard => _guard;
@@ -54,6 +55,10 @@ internal sealed class HttpFront
                 case "/" when method is "GET" or "HEAD":
                     await exchange.RespondAsync(200, "text/html; charset=utf-8", _page.Value).ConfigureAwait(false);
                     break;
+                case "/gptws.js" when method is "GET" or "HEAD":
+                    // protocol.md §4.5: the JavaScript client (connect, request, cancel, reconnect and resume).
+                    await exchange.RespondAsync(200, "text/javascript; charset=utf-8", _client.Value).ConfigureAwait(false);
+                    break;
                 case "/favicon.ico" when method is "GET" or "HEAD":
                     await exchange.RespondAsync(200, "image/svg+xml", Icon).ConfigureAwait(false);
                     break;
@@ -70,7 +75,7 @@ internal sealed class HttpFront
                 case "/usage" when method is "GET":
                     await ServeUsageAsync(exchange).ConfigureAwait(false);
                     break;
-                case "/" or "/ws" or "/healthz" or "/metrics" or "/favicon.ico" or "/usage":
+                case "/" or "/ws" or "/healthz" or "/metrics" or "/favicon.ico" or "/usage" or "/gptws.js":
                     var allow = exchange.Path is "/metrics" or "/ws" or "/usage" ? "GET" : "GET, HEAD";
                     await exchange.RespondAsync(405, Text, "method not allowed\n"u8.ToArray(), ("Allow", allow)).ConfigureAwait(false);
                     break;
@@ -213,10 +218,10 @@ internal sealed class HttpFront
         return key is not null && Convert.TryFromBase64String(key.Trim(), decoded, out var n) && n == 16;
     }
 
-    private static byte[] LoadPage()
+    private static byte[] LoadResource(string name)
     {
-        using var stream = typeof(HttpFront).Assembly.GetManifestResourceStream("GptWsDaemon.Web.index.html")
-            ?? throw new InvalidOperationException("embedded test page missing");
+        using var stream = typeof(HttpFront).Assembly.GetManifestResourceStream("GptWsDaemon.Web." + name)
+            ?? throw new InvalidOperationException("embedded " + name + " missing");
         using var copy = new MemoryStream();
         stream.CopyTo(copy);
         return copy.ToArray();
