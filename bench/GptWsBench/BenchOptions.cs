@@ -8,6 +8,7 @@ public sealed class BenchOptions
     private readonly Dictionary<string, string> _daemonEnvironment = [];
     private readonly Dictionary<string, string> _variants = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Dictionary<string, string>> _variantEnv = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _variantData = new(StringComparer.Ordinal);
 
     /// <summary>GptWsDaemon.dll (Release build).</summary>
     public string DaemonDll { get; private set; } = string.Empty;
@@ -45,6 +46,9 @@ public sealed class BenchOptions
 
     /// <summary>The extra ini text of a daemon label (empty for the plain daemon and the baseline).</summary>
     public string ExtraIni(string label) => Split(label).Name is { } name && _variants.TryGetValue(name, out var ini) ? ini : string.Empty;
+
+    /// <summary>JSON members a daemon label's clients add to every request's data (<c>--variant-data NAME=FIELDS</c>), or empty.</summary>
+    public string ExtraData(string label) => Split(label).Name is { } name && _variantData.TryGetValue(name, out var data) ? data : string.Empty;
 
     private static (string Engine, string? Name) Split(string label) =>
         label.IndexOf('@', StringComparison.Ordinal) is var at and > 0 ? (label[..at], label[(at + 1)..]) : (label, null);
@@ -138,6 +142,12 @@ public sealed class BenchOptions
 
                     envOf[kv[0]] = kv.Length > 1 ? kv[1] : string.Empty;
                     o._variants.TryAdd(spec[0], string.Empty);
+                    break;
+                case "--variant-data":
+                    // NAME=FIELDS — JSON members added to the data of every request to that variant ("resumable":true, say).
+                    var data = Value().Split('=', 2);
+                    o._variantData[data[0]] = data.Length > 1 ? data[1] : string.Empty;
+                    o._variants.TryAdd(data[0], string.Empty);
                     break;
                 case "--variant":
                     var variant = Value().Split('=', 2);

@@ -72,7 +72,7 @@ public static class BenchRun
             foreach (var (engine, daemon) in daemons.Daemons)
             {
                 var url = new Uri($"ws://127.0.0.1:{daemon.Port}/ws");
-                paths.Add((new WsPath(DaemonPath(mode, engine), url, originStream: mode == "origin", segment: mode == "tts" ? "tts" : null), new ProcessProbe(daemon.Pid)));
+                paths.Add((new WsPath(DaemonPath(mode, engine), url, originStream: mode == "origin", segment: mode == "tts" ? "tts" : null, extraData: options.ExtraData(engine)), new ProcessProbe(daemon.Pid)));
             }
         }
 
@@ -134,6 +134,8 @@ public static class BenchRun
             }
         }
 
+        var resumeLog = await ResumeLogAsync(daemons, cancellationToken).ConfigureAwait(false);
+
         // The idle test once per engine, each on a fresh daemon of its own.
         var idle = new Dictionary<string, IdleResult?>(StringComparer.Ordinal);
         foreach (var engine in options.Idle > 0 ? options.Engines : [])
@@ -142,11 +144,40 @@ public static class BenchRun
         }
 
         var report = new Report(options, results, idle, peerProblem, clock.Elapsed);
-        var markdown = report.ToMarkdown();
+        var markdown = report.ToMarkdown() + resumeLog;
         await File.WriteAllTextAsync(Path.Combine(options.OutDir, "latest.md"), markdown, cancellationToken).ConfigureAwait(false);
         Console.Out.Write(report.ToConsole());
         Console.Out.WriteLine(report.Headline());
         return 0;
+    }
+
+    /// <summary>
+    /// What each daemon that wrote resumable logs to Redis paid for them over the whole run (its /metrics): writes
+    /// (round trips), frames, and round trips per relayed token. Empty when none did.
+    /// </summary>
+    private static async Task<string> ResumeLogAsync(DaemonSet daemons, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient();
+        var lines = new List<string>();
+        foreach (var (label, daemon) in daemons.Daemons)
+        {
+            var text = await http.GetStringAsync(new Uri($"http://127.0.0.1:{daemon.Port}/metrics"), cancellationToken).ConfigureAwait(false);
+            double Metric(string name) => text.Split('\n').Where(l => l.StartsWith(name + " ", StringComparison.Ordinal)).Select(l => double.Parse(l[(name.Length + 1)..], CultureInfo.InvariantCulture)).FirstOrDefault();
+            var writes = Metric("gptws_resume_redis_writes_total");
+            if (writes > 0)
+            {
+                var frames = Metric("gptws_resume_redis_frames_total");
+                var tokens = Metric("gptws_tokens_relayed_total");
+                lines.Add(string.Create(CultureInfo.InvariantCulture, $"- {label}: {frames:0} frames in {writes:0} Redis writes ({frames / writes:F1} frames a write), {writes / tokens:F3} round trips per relayed token ({tokens:0} tokens, warm-up included)"));
+            }
+        }
+
+        foreach (var line in lines)
+        {
+            Log("resume log " + line[2..]);
+        }
+
+        return lines.Count == 0 ? string.Empty : "\n## Resume log in Redis (whole run)\n\n" + string.Join("\n", lines) + "\n";
     }
 
     /// <summary>A redis-server on a free loopback port for the variants that name <c>{redis}</c>, nothing saved.</summary>

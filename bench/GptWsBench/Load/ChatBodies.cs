@@ -15,7 +15,7 @@ public static class ChatBodies
     public static byte[] OpenAi(int id) => Encoding.UTF8.GetBytes(
         $"{{\"model\":\"gpt-3.5-turbo\",\"messages\":[{{\"role\":\"user\",\"content\":\"bench#{id}# hi{Padding}\"}}],\"stream\":true,\"stream_options\":{{\"include_usage\":true}}}}");
 
-    /// <summary>A GptWsDaemon request frame.</summary>
-    public static byte[] Daemon(int id, bool originStream, string? segment = null) => Encoding.UTF8.GetBytes(
-        $"{{\"seq\":\"s{id}\",\"data\":{{\"messages\":[{{\"role\":\"user\",\"content\":\"bench#{id}# hi{Padding}\"}}],\"model\":\"gpt-3.5-turbo\",\"origin_stream\":{(originStream ? "true" : "false")}{(segment is null ? string.Empty : $",\"segment\":\"{segment}\"")}}}}}");
+    /// <summary>A GptWsDaemon request frame; <paramref name="extraData"/> (JSON members) is added to its data.</summary>
+    public static byte[] Daemon(int id, bool originStream, string? segment = null, string extraData = "") => Encoding.UTF8.GetBytes(
+        $"{{\"seq\":\"s{id}\",\"data\":{{\"messages\":[{{\"role\":\"user\",\"content\":\"bench#{id}# hi{Padding}\"}}],\"model\":\"gpt-3.5-turbo\",\"origin_stream\":{(originStream ? "true" : "false")}{(segment is null ? string.Empty : $",\"segment\":\"{segment}\"")}{(extraData.Length == 0 ? string.Empty : "," + extraData)}}}}}");
 }

@@ -12,8 +12,9 @@ public sealed class WsPath : IStreamPath
     private readonly HttpMessageInvoker _invoker;
 
     /// <summary>Creates the path for <paramref name="url"/> (ws://127.0.0.1:P/ws).</summary>
-    public WsPath(string name, Uri url, bool originStream, string? segment = null)
+    public WsPath(string name, Uri url, bool originStream, string? segment = null, string extraData = "")
     {
+        ExtraData = extraData;
         Name = name;
         Url = url;
         OriginStream = originStream;
@@ -39,12 +40,15 @@ public sealed class WsPath : IStreamPath
     /// <summary>The request's segment, or null for the daemon's default.</summary>
     public string? Segment { get; }
 
+    /// <summary>JSON members added to every request's data.</summary>
+    public string ExtraData { get; }
+
     /// <inheritdoc/>
     public int ReleaseLookahead => OriginStream ? 0 : 1;
 
     /// <inheritdoc/>
     public async Task<IStreamWorker> OpenWorkerAsync(CancellationToken cancellationToken) =>
-        new WsWorker(await ConnectAsync(cancellationToken).ConfigureAwait(false), OriginStream, Segment);
+        new WsWorker(await ConnectAsync(cancellationToken).ConfigureAwait(false), OriginStream, Segment, ExtraData);
 
     /// <summary>Opens one WebSocket to the daemon.</summary>
     public async Task<ClientWebSocket> ConnectAsync(CancellationToken cancellationToken)

@@ -11,11 +11,13 @@ public sealed class WsWorker : IStreamWorker
     private readonly ClientWebSocket _socket;
     private readonly bool _originStream;
     private readonly string? _segment;
+    private readonly string _extraData;
     private byte[] _buffer = ArrayPool<byte>.Shared.Rent(8192);
 
     /// <summary>Wraps an open socket.</summary>
-    public WsWorker(ClientWebSocket socket, bool originStream, string? segment = null)
+    public WsWorker(ClientWebSocket socket, bool originStream, string? segment = null, string extraData = "")
     {
+        _extraData = extraData;
         _socket = socket;
         _originStream = originStream;
         _segment = segment;
@@ -25,7 +27,7 @@ public sealed class WsWorker : IStreamWorker
     public async Task RunAsync(StreamTracker tracker, CancellationToken cancellationToken)
     {
         var seq = Encoding.ASCII.GetBytes("s" + tracker.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        var request = ChatBodies.Daemon(tracker.Id, _originStream, _segment);
+        var request = ChatBodies.Daemon(tracker.Id, _originStream, _segment, _extraData);
         try
         {
             tracker.Started(Stopwatch.GetTimestamp());
