@@ -521,6 +521,22 @@ public sealed class SettingsLoaderTests
         });
     }
 
+    [Test]
+    public void ResumeSection_KeysRead_AndABadStorePolicyIsAOneLineError()
+    {
+        WriteIni("[resume]\nhold_seconds = 5\nkeep_seconds = 7\nmax_log_bytes = 65536\nmax_total_bytes = 1048576\nmax_log_frames = 500\non_store_error = memory\n");
+        var resume = SettingsLoader.Load(new CliOptions(), NoEnv, _dir).Resume;
+        Assert.That(resume, Is.EqualTo(new GptWsDaemon.Streams.ResumeSettings
+        {
+            Hold = TimeSpan.FromSeconds(5), Keep = TimeSpan.FromSeconds(7), MaxLogBytes = 65536, MaxTotalBytes = 1 << 20, MaxLogFrames = 500, MemoryOnStoreError = true,
+        }));
+
+        WriteIni("[resume]\non_store_error = sometimes\n");
+        var bad = Assert.Throws<ConfigException>(() => SettingsLoader.Load(new CliOptions(), NoEnv, _dir));
+        Assert.That(bad!.Message, Does.Contain("resume.on_store_error").And.Not.Contain("\n"));
+        WriteIni("[resume]\nhold_seconds = 0\n");
+        Assert.Throws<ConfigException>(() => SettingsLoader.Load(new CliOptions(), NoEnv, _dir));
+    }
 
     private void WriteIni(string text) => File.WriteAllText(Path.Combine(_dir, "config.ini"), text);
 }

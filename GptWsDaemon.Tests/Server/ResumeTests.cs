@@ -83,6 +83,25 @@ public sealed class ResumeTests
     }
 
     [Test, CancelAfter(30000)]
+    public async Task ResumeAfterTheFinalFrame_Is1008_NotAResumeThatNeverEnds(CancellationToken ct)
+    {
+        await using var upstream = new FakeOpenAiServer(FakeOpenAiServer.Streams(["a", "b"]));
+        await using var daemon = await DaemonFixture.StartAsync(upstream);
+        using var client = await daemon.ConnectAsync(ct);
+        await client.SendAsync(new { seq = "f", data = new { query = "q", resumable = true } }, ct);
+        var whole = await client.ReadStreamAsync("f", ct);
+
+        await client.SendAsync(new { seq = "f", action = "resume", stream_id = StreamId(whole.Frames[0]), after = N(whole.Final) }, ct);
+        var nothing = await client.ReadStreamAsync("f", ct);
+        await client.SendAsync(new { seq = "f", action = "resume", stream_id = StreamId(whole.Frames[0]), after = 1 }, ct);
+        var rest = await client.ReadStreamAsync("f", ct);
+
+        Assert.That(nothing.Code, Is.EqualTo(1008));
+        Assert.That(nothing.Message, Does.Contain("no frame after"));
+        Assert.That(rest.Frames.Select(N), Is.EqualTo(Enumerable.Range(2, whole.Frames.Count - 1).Select(i => (long)i)));
+    }
+
+    [Test, CancelAfter(30000)]
     public async Task UnknownStream_Is1008_AndTheSeqIsFreeAgain(CancellationToken ct)
     {
         await using var upstream = new FakeOpenAiServer(FakeOpenAiServer.Streams(["x"]));
@@ -183,6 +202,52 @@ public sealed class ResumeTests
 
         Assert.That(refused.Code, Is.EqualTo(1008));
         Assert.That((await alice.ReadStreamAsync("a", ct)).FinishReason, Is.EqualTo("stop"), "the owner's stream is untouched");
+    }
+
+    [Test, CancelAfter(30000)]
+    public async Task LogOverMaxLogBytes_DropsTheOldestFrames_AResumeThatNeedsThemIs1008_TheRestResume(CancellationToken ct)
+    {
+        var deltas = Enumerable.Range(0, 200).Select(i => $"frame {i:000} ").ToList();
+        await using var upstream = new FakeOpenAiServer(FakeOpenAiServer.Streams(deltas));
+        await using var daemon = await DaemonFixture.StartAsync(upstream, s => s with { Resume = new ResumeSettings { MaxLogBytes = 4096 } });
+        using var client = await daemon.ConnectAsync(ct);
+        await client.SendAsync(new { seq = "big", data = new { query = "q", resumable = true } }, ct);
+        var whole = await client.ReadStreamAsync("big", ct);
+        var id = StreamId(whole.Frames[0]);
+
+        Assert.That(daemon.Server.Resumables.TotalBytes, Is.LessThanOrEqualTo(4096), "the log is bounded");
+        await client.SendAsync(new { seq = "old", action = "resume", stream_id = id, after = 0 }, ct);
+        var old = await client.ReadStreamAsync("old", ct);
+        Assert.That(old.Code, Is.EqualTo(1008));
+        Assert.That(old.Message, Does.Contain("no longer kept"));
+
+        await client.SendAsync(new { seq = "tail", action = "resume", stream_id = id, after = whole.Frames.Count - 5 }, ct);
+        var tail = await client.ReadStreamAsync("tail", ct);
+        Assert.That(tail.Frames.Select(f => f.GetRawText().Replace("\"seq\":\"tail\"", "\"seq\":\"big\"", StringComparison.Ordinal)),
+            Is.EqualTo(whole.Frames.TakeLast(5).Select(f => f.GetRawText())), "the newest frames, byte for byte but for the seq");
+    }
+
+    [Test, CancelAfter(30000)]
+    public async Task ManyStreams_TheMemoryLogsTogetherStayUnderMaxTotalBytes_AndAreFreedAfterKeep(CancellationToken ct)
+    {
+        await using var upstream = new FakeOpenAiServer(FakeOpenAiServer.Streams(Enumerable.Range(0, 100).Select(i => $"piece {i} ")));
+        await using var daemon = await DaemonFixture.StartAsync(upstream, s => s with { Resume = new ResumeSettings { MaxTotalBytes = 8192, Keep = TimeSpan.FromSeconds(1) } });
+        using var client = await daemon.ConnectAsync(ct);
+        for (var i = 0; i < 6; i++)
+        {
+            await client.SendAsync(new { seq = i, data = new { query = "q", resumable = true } }, ct);
+        }
+
+        var answers = new List<StreamResult>();
+        for (var i = 0; i < 6; i++)
+        {
+            answers.Add(await client.ReadStreamAsync(i.ToString(System.Globalization.CultureInfo.InvariantCulture), ct));
+        }
+
+        Assert.That(answers.Select(a => a.Text), Has.All.EqualTo(string.Concat(Enumerable.Range(0, 100).Select(i => $"piece {i} "))), "delivery does not depend on the log");
+        Assert.That(daemon.Server.Resumables.TotalBytes, Is.LessThanOrEqualTo(8192));
+        await Task.Delay(1500, ct);
+        Assert.That((daemon.Server.Resumables.TotalBytes, daemon.Server.Resumables.Count), Is.EqualTo((0L, 0)));
     }
 
     [Test]

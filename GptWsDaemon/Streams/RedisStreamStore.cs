@@ -19,7 +19,7 @@ internal sealed class RedisStreamStore : IStreamStore
     private readonly ConnectionMultiplexer _redis;
     private readonly DaemonMetrics _metrics;
     private readonly LogThrottle _failures;
-    private readonly ConcurrentDictionary<string, RedisLogWriter> _writers = new(StringComparer.Ordinal);
+    private readonly RedisLogBatcher _batcher;
     private readonly ConcurrentDictionary<RedisTail, byte> _tails = new();
     private readonly RedisTailPump _pump;
     private readonly Timer _heartbeat;
@@ -34,6 +34,7 @@ internal sealed class RedisStreamStore : IStreamStore
         Settings = settings;
         LiveTtl = longestStream + settings.Hold + settings.Keep;
         _pump = new RedisTailPump(blocking, this);
+        _batcher = new RedisLogBatcher(redis.GetDatabase(), this, metrics);
         _heartbeat = new Timer(_ => Beat(), null, TimeSpan.Zero, Heartbeat);
     }
 
@@ -86,9 +87,7 @@ internal sealed class RedisStreamStore : IStreamStore
         }
 
         _redis.GetDatabase().StringSet(RedisKeys.Meta(streamId), $"{InstanceId} {owner ?? "-"}", LiveTtl, flags: CommandFlags.FireAndForget);
-        var writer = new RedisLogWriter(_redis.GetDatabase(), streamId, this, _metrics);
-        _writers[streamId] = writer;
-        return writer;
+        return new RedisLogWriter(_batcher, streamId);
     }
 
     /// <inheritdoc/>
@@ -100,6 +99,12 @@ internal sealed class RedisStreamStore : IStreamStore
         if (parts is not { Length: 2 } || parts[0] == InstanceId || parts[1] != (owner ?? "-"))
         {
             return StreamRegistry.NotFound; // gone, forgotten here, or another client's
+        }
+
+        var last = await db.StreamRangeAsync(RedisKeys.Log(streamId), "-", "+", 1, Order.Descending).ConfigureAwait(false);
+        if (last.Length > 0 && RedisKeys.NOf(last[0].Id!) is var lastN && (lastN < after || (lastN == after && IsFinal((byte[])last[0]["f"]!))))
+        {
+            return $"stream {streamId}: no frame after n={after} (its last is n={lastN})";
         }
 
         var tail = new RedisTail(this, streamId, parts[0], subscription, after);
@@ -148,11 +153,11 @@ internal sealed class RedisStreamStore : IStreamStore
     {
         try
         {
-            await Task.WhenAll(_writers.Values.Select(w => w.Idle)).WaitAsync(limit).ConfigureAwait(false);
+            await _batcher.Idle.WaitAsync(limit).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
-            StreamRegistry.Log.Warn("resume log: {0} streams not fully written to Redis at shutdown", _writers.Count);
+            StreamRegistry.Log.Warn("resume log: frames not all written to Redis at shutdown");
         }
     }
 
@@ -187,9 +192,6 @@ internal sealed class RedisStreamStore : IStreamStore
             _redis.GetDatabase().ScriptEvaluate(DeleteIfMine, [RedisKeys.Lease(tail.StreamId)], [tail.Subscription.Token], CommandFlags.FireAndForget);
         }
     }
-
-    /// <summary>The writer of <paramref name="streamId"/> wrote its last batch.</summary>
-    internal void Forget(string streamId) => _writers.TryRemove(streamId, out _);
 
     /// <summary>A Redis call failed: counted, logged (throttled).</summary>
     internal void Failed(string what, Exception e)

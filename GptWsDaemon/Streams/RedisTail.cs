@@ -19,6 +19,7 @@ internal sealed class RedisTail : IResumeSource
         Instance = instance;
         Subscription = subscription;
         Position = after;
+        subscription.StartAfter(after);
         LastProgress = Environment.TickCount64;
     }
 

@@ -73,22 +73,28 @@ public sealed class StreamLog : IStreamHost, IResumeSource
 
     /// <summary>
     /// Makes <paramref name="subscription"/> the reader: every frame after <paramref name="after"/> is replayed, then it
-    /// follows live. False when frames it needs were dropped from the log (its byte cap). A reader it replaces gets a
-    /// final frame saying so.
+    /// follows live. A reader it replaces gets a final frame saying so. The refusal (1008) when it cannot: frames it
+    /// needs were dropped from the log (its byte cap), or there is nothing after <paramref name="after"/> to send.
     /// </summary>
-    public bool Attach(StreamSubscription subscription, long after)
+    public string? Attach(StreamSubscription subscription, long after)
     {
         StreamSubscription? previous;
         lock (_lock)
         {
             if (after + 1 < _firstN)
             {
-                return false;
+                return $"stream {StreamId}: frames after n={after} are no longer kept (resume.max_log_bytes)";
+            }
+
+            if (after > _n || (_ended && after >= _n))
+            {
+                return $"stream {StreamId}: no frame after n={after} (its last is n={_n}{(_ended ? ", the final one" : string.Empty)})";
             }
 
             previous = _reader;
             _reader = subscription;
             subscription.Source = this;
+            subscription.StartAfter(after);
             _hold?.Dispose();
             _hold = null;
             for (var i = (int)Math.Max(0, after + 1 - _firstN); i < _frames.Count; i++)
@@ -102,7 +108,7 @@ public sealed class StreamLog : IStreamHost, IResumeSource
             previous.EndWith(StreamRegistry.Superseded(previous));
         }
 
-        return true;
+        return null;
     }
 
     /// <inheritdoc/>
@@ -116,10 +122,15 @@ public sealed class StreamLog : IStreamHost, IResumeSource
             }
 
             _reader = null;
-            if (!_ended)
-            {
-                _hold = _registry.Time.CreateTimer(static s => ((StreamLog)s!).HoldOver(), this, _registry.Settings.Hold, Timeout.InfiniteTimeSpan);
-            }
+            HoldLocked();
+        }
+    }
+
+    private void HoldLocked()
+    {
+        if (!_ended && _hold is null)
+        {
+            _hold = _registry.Time.CreateTimer(static s => ((StreamLog)s!).HoldOver(), this, _registry.Settings.Hold, Timeout.InfiniteTimeSpan);
         }
     }
 
@@ -136,6 +147,7 @@ public sealed class StreamLog : IStreamHost, IResumeSource
             }
 
             _reader = null;
+            HoldLocked(); // the new reader is on another instance: its lease keeps the hold from running out
         }
 
         reader.EndWith(StreamRegistry.Superseded(reader));
@@ -147,11 +159,12 @@ public sealed class StreamLog : IStreamHost, IResumeSource
     /// <inheritdoc/>
     void IStreamHost.Send(OutgoingFrame frame)
     {
+        bool overTotal;
         lock (_lock)
         {
             var n = ++_n;
             var entry = LogFrame.Stamp(frame, _seqLength, n, n == 1 ? StreamId : null, _finalNext);
-            Append(entry);
+            overTotal = Append(entry);
             Remote?.Append(entry);
             var reader = _reader;
             if (entry.Final)
@@ -160,6 +173,11 @@ public sealed class StreamLog : IStreamHost, IResumeSource
             }
 
             reader?.Deliver(entry, replay: false);
+        }
+
+        if (overTotal)
+        {
+            _registry.EvictEnded(); // outside this log's lock: it takes the others'
         }
     }
 
@@ -179,6 +197,7 @@ public sealed class StreamLog : IStreamHost, IResumeSource
         lock (_lock)
         {
             _ended = true;
+            EndedAt = _registry.Time.GetTimestamp();
             _hold?.Dispose();
             _hold = null;
             reader = _reader;
@@ -204,7 +223,11 @@ public sealed class StreamLog : IStreamHost, IResumeSource
         }
     }
 
-    private void Append(LogFrame entry)
+    /// <summary>When it ended (<see cref="TimeProvider.GetTimestamp"/>), 0 while running: the oldest ended logs are evicted first.</summary>
+    internal long EndedAt { get; private set; }
+
+    /// <summary>Adds a frame, dropping this log's oldest past its caps; true when every log together is still over resume.max_total_bytes.</summary>
+    private bool Append(LogFrame entry)
     {
         _frames.Add(entry);
         _bytes += entry.Bytes.Length;
@@ -223,8 +246,10 @@ public sealed class StreamLog : IStreamHost, IResumeSource
             _frames.RemoveRange(0, drop);
             _firstN += drop;
             _bytes -= dropped;
-            _registry.AddBytes(-dropped);
+            over = _registry.AddBytes(-dropped);
         }
+
+        return over > _registry.Settings.MaxTotalBytes;
     }
 
     private async void HoldOver()

@@ -62,9 +62,7 @@ public sealed class StreamRegistry
         if (_streams.TryGetValue(id, out var stream))
         {
             // Another client's stream is not found, not forbidden: its existence is not told.
-            refusal = stream.Owner != owner ? NotFound
-                : stream.Attach(subscription, after) ? null
-                : $"stream {id}: frames after n={after} are no longer kept (resume.max_log_bytes)";
+            refusal = stream.Owner != owner ? NotFound : stream.Attach(subscription, after);
             if (refusal is null)
             {
                 _store?.PublishTakeover(id, subscription.Token);
@@ -124,6 +122,20 @@ public sealed class StreamRegistry
         var total = Interlocked.Add(ref _totalBytes, delta);
         _metrics.SetLogBytes(total);
         return total;
+    }
+
+    /// <summary>Every log together is over resume.max_total_bytes: the oldest ended streams are forgotten first (then 1008).</summary>
+    internal void EvictEnded()
+    {
+        foreach (var stream in _streams.Values.Where(s => s.EndedAt != 0).OrderBy(s => s.EndedAt))
+        {
+            if (TotalBytes <= Settings.MaxTotalBytes)
+            {
+                return;
+            }
+
+            Forget(stream);
+        }
     }
 
     internal void CountExpired() => _metrics.CountHoldExpired();
