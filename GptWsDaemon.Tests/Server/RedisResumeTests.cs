@@ -121,6 +121,30 @@ public sealed class RedisResumeTests
     }
 
     [Test, CancelAfter(60000)]
+    public async Task FinishedStream_ReplayedFromRedis_OnItsOwnInstanceAndTheOther_ByteForByte(CancellationToken ct)
+    {
+        await using var redis = await RedisServer.StartAsync(ct);
+        await using var upstream = new FakeOpenAiServer(FakeOpenAiServer.Streams(Deltas));
+        await using var a = await DaemonFixture.StartWithRedisAsync(upstream, redis.Url);
+        await using var b = await DaemonFixture.StartWithRedisAsync(upstream, redis.Url);
+        using var onA = await a.ConnectAsync(ct);
+        using var onB = await b.ConnectAsync(ct);
+        await onA.SendAsync(new { seq = "x", data = new { query = "q", resumable = true } }, ct);
+        var original = await onA.ReadStreamAsync("x", ct);
+        var id = ResumeTests.StreamId(original.Frames[0]);
+        await Task.Delay(300, ct); // the last batch reaches Redis
+
+        await onA.SendAsync(new { seq = "x", action = "resume", stream_id = id }, ct);
+        var again = await onA.ReadStreamAsync("x", ct);
+        await onB.SendAsync(new { seq = "x", action = "resume", stream_id = id, after = 10 }, ct);
+        var elsewhere = await onB.ReadStreamAsync("x", ct);
+
+        Assert.That(a.Server.Resumables.Count, Is.Zero, "with Redis an ended log is not held in memory");
+        Assert.That(again.Frames.Select(f => f.GetRawText()), Is.EqualTo(original.Frames.Select(f => f.GetRawText())));
+        Assert.That(elsewhere.Frames.Select(f => f.GetRawText()), Is.EqualTo(original.Frames.Skip(10).Select(f => f.GetRawText())));
+    }
+
+    [Test, CancelAfter(60000)]
     public async Task RedisDown_ResumableRefusedClearly_OrKeptInMemory_OtherStreamsUnaffected(CancellationToken ct)
     {
         var closedPort = DaemonFixture.FreePort();

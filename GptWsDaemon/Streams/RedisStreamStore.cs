@@ -96,9 +96,9 @@ internal sealed class RedisStreamStore : IStreamStore
         var db = _redis.GetDatabase();
         var meta = (string?)await db.StringGetAsync(RedisKeys.Meta(streamId)).ConfigureAwait(false);
         var parts = meta?.Split(' ', 2);
-        if (parts is not { Length: 2 } || parts[0] == InstanceId || parts[1] != (owner ?? "-"))
+        if (parts is not { Length: 2 } || parts[1] != (owner ?? "-"))
         {
-            return StreamRegistry.NotFound; // gone, forgotten here, or another client's
+            return StreamRegistry.NotFound; // gone, or another client's (one that ended here is read back from Redis too)
         }
 
         var last = await db.StreamRangeAsync(RedisKeys.Log(streamId), "-", "+", 1, Order.Descending).ConfigureAwait(false);

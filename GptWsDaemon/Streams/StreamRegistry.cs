@@ -140,10 +140,13 @@ public sealed class StreamRegistry
 
     internal void CountExpired() => _metrics.CountHoldExpired();
 
-    /// <summary>A stream's session ended: an expired one is forgotten now, a finished one after resume.keep_seconds.</summary>
+    /// <summary>
+    /// A stream's session ended: an expired one is forgotten now, a finished one after resume.keep_seconds — or now too
+    /// when its log is in Redis, which serves its keep: a thousand ended logs held here would only feed the collector.
+    /// </summary>
     internal void Ended(StreamLog stream, bool expired)
     {
-        if (expired)
+        if (expired || stream.Remote is not null)
         {
             Forget(stream);
             return;
