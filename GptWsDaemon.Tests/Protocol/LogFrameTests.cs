@@ -9,13 +9,15 @@ namespace GptWsDaemon.Tests.Protocol;
 [TestFixture]
 public sealed class LogFrameTests
 {
+    private readonly LogChunks _chunks = new(new ChunkPool(4));
+
     [Test]
     public void Stamp_TheFirstFrame_GetsNAndStreamIdFirstInData_AndANullSeq()
     {
         var seq = RequestSeq.FromString("a\"b");
-        var entry = LogFrame.Stamp(ReplyFrames.Content(seq, 0, "杭州 \"data\":{"), seq.Json.Length, 1, "STREAMid_-0123456789ab", final: false);
+        var entry = LogFrame.Stamp(ReplyFrames.Content(seq, 0, "杭州 \"data\":{"), seq.Json.Length, 1, "STREAMid_-0123456789ab", final: false, _chunks);
 
-        Assert.That(Encoding.UTF8.GetString(entry.Bytes), Is.EqualTo("""{"code":0,"msg":"ok","seq":null,"data":{"n":1,"stream_id":"STREAMid_-0123456789ab","consume_time":"0.00","finish_reason":null,"contents":"杭州 \"data\":{"}}"""));
+        Assert.That(Encoding.UTF8.GetString(entry.Bytes.Span), Is.EqualTo("""{"code":0,"msg":"ok","seq":null,"data":{"n":1,"stream_id":"STREAMid_-0123456789ab","consume_time":"0.00","finish_reason":null,"contents":"杭州 \"data\":{"}}"""));
         Assert.That((entry.N, entry.Final), Is.EqualTo((1L, false)));
     }
 
@@ -26,7 +28,7 @@ public sealed class LogFrameTests
     {
         var original = RequestSeq.FromString("original");
         var reader = seqJson.StartsWith('"') ? RequestSeq.FromString(System.Text.Json.JsonSerializer.Deserialize<string>(seqJson)!) : RequestSeq.FromNumber(Encoding.UTF8.GetBytes(seqJson));
-        var entry = LogFrame.Stamp(ReplyFrames.Final(original, 0, "stop", new UsageInfo(3, 4)), original.Json.Length, 42, null, final: true);
+        var entry = LogFrame.Stamp(ReplyFrames.Final(original, 0, "stop", new UsageInfo(3, 4)), original.Json.Length, 42, null, final: true, _chunks);
 
         var rendered = entry.RenderFor(reader);
         try
@@ -38,6 +40,23 @@ public sealed class LogFrameTests
         {
             rendered.Release();
         }
+    }
+
+    [Test]
+    public void Chunks_FramesPackedIntoPooledChunks_ReleasedOnesAreReused_ALargeFrameGetsItsOwnArray()
+    {
+        var pool = new ChunkPool(8);
+        var log = new LogChunks(pool);
+        var first = log.Reserve(5000);
+        var second = log.Reserve(5000); // does not fit behind the first: a new chunk
+        var third = log.Reserve(100);   // fits behind the second
+        var huge = log.Reserve(LogChunks.ChunkSize + 1);
+
+        Assert.That(Array(second), Is.Not.SameAs(Array(first)));
+        Assert.That(Array(third), Is.SameAs(Array(second)));
+        Assert.That(Array(huge).Length, Is.EqualTo(LogChunks.ChunkSize + 1));
+        log.ReleaseBefore(third);
+        Assert.That(pool.Rent(), Is.SameAs(Array(first)), "the chunk nothing kept lies in went back to the pool");
     }
 
     [Test]
@@ -53,6 +72,8 @@ public sealed class LogFrameTests
         Assert.That(StreamIds.IsValid("../etc"), Is.False);
         Assert.That(StreamIds.IsValid(new string('a', 65)), Is.False);
     }
+
+    private static byte[] Array(Memory<byte> memory) => System.Runtime.InteropServices.MemoryMarshal.TryGetArray<byte>(memory, out var segment) ? segment.Array! : throw new InvalidOperationException();
 
     private static byte[] Bytes(OutgoingFrame frame)
     {

@@ -97,8 +97,8 @@ public sealed class DaemonMetrics
     /// <summary>A resumable stream's hold ran out.</summary>
     public void CountHoldExpired() => _expired.Inc();
 
-    /// <summary>The memory logs now hold <paramref name="bytes"/>.</summary>
-    public void SetLogBytes(long bytes) => _logBytes.Set(bytes);
+    /// <summary>Reads the memory logs' bytes at each scrape (not set per frame: a frame must not pay for a gauge).</summary>
+    public void ObserveLogBytes(Func<long> bytes) => Registry.AddBeforeCollectCallback(() => _logBytes.Set(bytes()));
 
     /// <summary>One round trip wrote <paramref name="frames"/> frames to Redis.</summary>
     public void CountRedisWrite(int frames)

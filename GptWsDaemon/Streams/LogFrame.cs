@@ -6,25 +6,26 @@ namespace GptWsDaemon.Streams;
 
 /// <summary>
 /// One frame of a resumable stream as its log keeps it: the reply frame's JSON with <c>"seq":null</c> (each reader
-/// gets its own seq spliced in) and <c>data.n</c> (and, on the first, <c>data.stream_id</c>) added.
+/// gets its own seq spliced in) and <c>data.n</c> (and, on the first, <c>data.stream_id</c>) added. A view: the bytes
+/// live in the log's chunks (or in what Redis sent back), so a frame is no object of its own.
 /// </summary>
-public sealed class LogFrame
+public readonly struct LogFrame
 {
     private static readonly byte[] SeqNull = "\"seq\":null"u8.ToArray();
     private readonly int _seqAt; // where "null" starts
 
     /// <summary>Wraps a frame already in log form (read back from Redis, say).</summary>
-    public LogFrame(byte[] bytes, long n, bool final)
+    public LogFrame(ReadOnlyMemory<byte> bytes, long n, bool final)
     {
         Bytes = bytes;
         N = n;
         Final = final;
         // The first "seq": of a frame is its own: code and msg come before it, and a quote inside msg is escaped.
-        _seqAt = bytes.AsSpan().IndexOf(SeqNull) is var at and >= 0 ? at + 6 : throw new FormatException("log frame without \"seq\":null");
+        _seqAt = bytes.Span.IndexOf(SeqNull) is var at and >= 0 ? at + 6 : throw new FormatException("log frame without \"seq\":null");
     }
 
     /// <summary>The frame in log form.</summary>
-    public byte[] Bytes { get; }
+    public ReadOnlyMemory<byte> Bytes { get; }
 
     /// <summary>Its <c>data.n</c>: 1, 2, 3 … with no gap.</summary>
     public long N { get; }
@@ -33,10 +34,11 @@ public sealed class LogFrame
     public bool Final { get; }
 
     /// <summary>
-    /// The log form of <paramref name="frame"/> (released here), sent with a seq of <paramref name="seqLength"/> bytes:
-    /// the seq becomes null, <c>"n":N,</c> (and <c>"stream_id":"…",</c>) go first in <c>data</c>.
+    /// The log form of <paramref name="frame"/> (released here), sent with a seq of <paramref name="seqLength"/> bytes,
+    /// written into <paramref name="into"/>: the seq becomes null, <c>"n":N,</c> (and <c>"stream_id":"…",</c>) go
+    /// first in <c>data</c>.
     /// </summary>
-    public static LogFrame Stamp(OutgoingFrame frame, int seqLength, long n, string? streamId, bool final)
+    public static LogFrame Stamp(OutgoingFrame frame, int seqLength, long n, string? streamId, bool final, LogChunks into)
     {
         try
         {
@@ -45,14 +47,15 @@ public sealed class LogFrame
             var dataAt = json.IndexOf("\"data\":{"u8) + 8; // after the seq, whose quotes are escaped when it is a string
             Span<byte> mark = stackalloc byte[160];
             var m = Mark(mark, n, streamId);
-            var bytes = new byte[json.Length - seqLength + 4 + m];
+            var memory = into.Reserve(json.Length - seqLength + 4 + m);
+            var bytes = memory.Span;
             var w = 0;
             w += Copy(json[..seqAt], bytes, w);
             w += Copy("null"u8, bytes, w);
             w += Copy(json[(seqAt + seqLength)..dataAt], bytes, w);
             w += Copy(mark[..m], bytes, w);
             Copy(json[dataAt..], bytes, w);
-            return new LogFrame(bytes, n, final);
+            return new LogFrame(memory, n, final);
         }
         finally
         {
@@ -63,11 +66,12 @@ public sealed class LogFrame
     /// <summary>The frame for a reader whose seq is <paramref name="seq"/>, in a rented buffer.</summary>
     public OutgoingFrame RenderFor(RequestSeq seq)
     {
-        var length = Bytes.Length - 4 + seq.Json.Length;
+        var bytes = Bytes.Span;
+        var length = bytes.Length - 4 + seq.Json.Length;
         var rented = ArrayPool<byte>.Shared.Rent(length);
-        var w = Copy(Bytes.AsSpan(0, _seqAt), rented, 0);
+        var w = Copy(bytes[.._seqAt], rented, 0);
         w += Copy(seq.Json, rented, w);
-        Copy(Bytes.AsSpan(_seqAt + 4), rented, w);
+        Copy(bytes[(_seqAt + 4)..], rented, w);
         return new OutgoingFrame(rented, length);
     }
 

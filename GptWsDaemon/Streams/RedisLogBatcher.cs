@@ -25,14 +25,18 @@ internal sealed class RedisLogBatcher
         return 0
         """;
 
-    private const long MaxQueuedBytes = 64L << 20; // Redis slower than the streams: beyond this, frames are not copied there
+    private const int MaxQueuedBytes = 64 << 20; // Redis slower than the streams: beyond this, frames are not copied there
     private readonly IDatabase _db;
     private readonly RedisStreamStore _store;
     private readonly DaemonMetrics _metrics;
     private readonly Lock _lock = new();
-    private List<(RedisLogWriter Writer, LogFrame? Frame, bool? Expired)> _queue = [];
-    private List<(RedisLogWriter Writer, LogFrame? Frame, bool? Expired)> _spare = [];
-    private long _queuedBytes;
+    // A queued frame is copied into the batch's own buffer (n, where, how long): the log's chunks may be reused before
+    // the batch is written, and a copy per frame would be an object per frame.
+    private List<(RedisLogWriter Writer, long N, int At, int Length, bool? Expired)> _queue = [];
+    private List<(RedisLogWriter Writer, long N, int At, int Length, bool? Expired)> _spare = [];
+    private byte[] _buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(64 * 1024);
+    private byte[] _spareBuffer = System.Buffers.ArrayPool<byte>.Shared.Rent(64 * 1024);
+    private int _queuedBytes;
     private bool _writing;
     private Task _flush = Task.CompletedTask;
 
@@ -60,14 +64,24 @@ internal sealed class RedisLogBatcher
     {
         lock (_lock)
         {
-            if (frame is not null && _queuedBytes > MaxQueuedBytes)
+            var length = frame?.Bytes.Length ?? 0;
+            if (frame is not null && _queuedBytes + length > MaxQueuedBytes)
             {
                 _metrics.CountResumeStoreError();
                 return;
             }
 
-            _queue.Add((writer, frame, expired));
-            _queuedBytes += frame?.Bytes.Length ?? 0;
+            if (_queuedBytes + length > _buffer.Length)
+            {
+                var bigger = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, _queuedBytes + length));
+                _buffer.AsSpan(0, _queuedBytes).CopyTo(bigger);
+                System.Buffers.ArrayPool<byte>.Shared.Return(_buffer);
+                _buffer = bigger;
+            }
+
+            frame?.Bytes.Span.CopyTo(_buffer.AsSpan(_queuedBytes));
+            _queue.Add((writer, frame?.N ?? 0, _queuedBytes, length, expired));
+            _queuedBytes += length;
             if (!_writing)
             {
                 _writing = true;
@@ -83,7 +97,8 @@ internal sealed class RedisLogBatcher
         await Task.Yield(); // the session's thread goes back to relaying; the write runs beside it
         while (true)
         {
-            List<(RedisLogWriter Writer, LogFrame? Frame, bool? Expired)> batch;
+            List<(RedisLogWriter Writer, long N, int At, int Length, bool? Expired)> batch;
+            byte[] bytes;
             lock (_lock)
             {
                 if (_queue.Count == 0)
@@ -95,12 +110,15 @@ internal sealed class RedisLogBatcher
                 batch = _queue;
                 _queue = _spare;
                 _spare = batch;
+                bytes = _buffer;
+                _buffer = _spareBuffer;
+                _spareBuffer = bytes; // written to again only once this batch is done: one write is in flight at a time
                 _queuedBytes = 0;
             }
 
             try
             {
-                await WriteBatchAsync(batch).ConfigureAwait(false);
+                await WriteBatchAsync(batch, bytes).ConfigureAwait(false);
             }
             catch (Exception e) when (e is RedisException or TimeoutException)
             {
@@ -111,7 +129,7 @@ internal sealed class RedisLogBatcher
         }
     }
 
-    private async Task WriteBatchAsync(List<(RedisLogWriter Writer, LogFrame? Frame, bool? Expired)> batch)
+    private async Task WriteBatchAsync(List<(RedisLogWriter Writer, long N, int At, int Length, bool? Expired)> batch, byte[] bytes)
     {
         // Frames grouped by stream, in order; a stream's end after its frames.
         var keys = new List<RedisKey>();
@@ -125,12 +143,12 @@ internal sealed class RedisLogBatcher
             args.Add(0);
             args.Add(writer.TtlSet ? 0 : (long)_store.LiveTtl.TotalMilliseconds);
             var count = 0;
-            foreach (var (_, frame, expired) in group)
+            foreach (var (_, n, at, length, expired) in group)
             {
-                if (frame is not null)
+                if (expired is null)
                 {
-                    args.Add(frame.N);
-                    args.Add(frame.Bytes);
+                    args.Add(n);
+                    args.Add(bytes.AsMemory(at, length));
                     count++;
                 }
                 else

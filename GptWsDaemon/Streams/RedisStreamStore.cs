@@ -179,7 +179,11 @@ internal sealed class RedisStreamStore : IStreamStore
     }
 
     /// <summary>A log frame from a Redis entry: id <c>0-N</c>, field <c>f</c> the frame.</summary>
-    internal static LogFrame Frame(string entryId, RedisValue bytes) => new((byte[])bytes!, RedisKeys.NOf(entryId), IsFinal((byte[])bytes!));
+    internal static LogFrame Frame(string entryId, RedisValue bytes)
+    {
+        var frame = (byte[])bytes!;
+        return new LogFrame(frame, RedisKeys.NOf(entryId), IsFinal(frame));
+    }
 
     /// <summary>The tails this instance follows now.</summary>
     internal IReadOnlyList<RedisTail> Followed() => [.. _tails.Keys];

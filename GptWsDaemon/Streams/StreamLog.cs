@@ -14,7 +14,9 @@ public sealed class StreamLog : IStreamHost, IResumeSource
     private readonly int _seqLength;
     private readonly Action _giveSlot;
     private readonly Lock _lock = new();
-    private readonly List<LogFrame> _frames = []; // n = _firstN + index
+    private readonly List<LogFrame> _frames = []; // n = _firstN + index; views into _chunks
+    private readonly LogChunks _chunks;
+    private bool _disposed;
     private long _firstN = 1;
     private long _bytes;
     private long _n;
@@ -33,6 +35,7 @@ public sealed class StreamLog : IStreamHost, IResumeSource
         _seqLength = seqLength;
         _giveSlot = giveSlot;
         Remote = remote;
+        _chunks = new LogChunks(registry.Chunks);
     }
 
     /// <summary>The id a client resumes it by.</summary>
@@ -81,6 +84,11 @@ public sealed class StreamLog : IStreamHost, IResumeSource
         StreamSubscription? previous;
         lock (_lock)
         {
+            if (_disposed)
+            {
+                return StreamRegistry.NotFound; // forgotten between the lookup and now
+            }
+
             if (after + 1 < _firstN)
             {
                 return $"stream {StreamId}: frames after n={after} are no longer kept (resume.max_log_bytes)";
@@ -163,7 +171,7 @@ public sealed class StreamLog : IStreamHost, IResumeSource
         lock (_lock)
         {
             var n = ++_n;
-            var entry = LogFrame.Stamp(frame, _seqLength, n, n == 1 ? StreamId : null, _finalNext);
+            var entry = LogFrame.Stamp(frame, _seqLength, n, n == 1 ? StreamId : null, _finalNext, _chunks);
             overTotal = Append(entry);
             Remote?.Append(entry);
             var reader = _reader;
@@ -211,15 +219,17 @@ public sealed class StreamLog : IStreamHost, IResumeSource
         _registry.Ended(this, expired: session.EndReason == StreamEndReason.HoldExpired);
     }
 
-    /// <summary>The bytes the log holds (all dropped when the registry forgets the stream).</summary>
-    internal long Bytes
+    /// <summary>The registry forgot it: its chunks go back to the pool.</summary>
+    internal long Dispose()
     {
-        get
+        lock (_lock)
         {
-            lock (_lock)
-            {
-                return _bytes;
-            }
+            _disposed = true;
+            _frames.Clear();
+            _chunks.Clear();
+            var bytes = _bytes;
+            _bytes = 0;
+            return bytes;
         }
     }
 
@@ -244,6 +254,7 @@ public sealed class StreamLog : IStreamHost, IResumeSource
         {
             // The oldest frames go first: a resume from before them gets 1008 (protocol.md §4.5).
             _frames.RemoveRange(0, drop);
+            _chunks.ReleaseBefore(_frames[0].Bytes);
             _firstN += drop;
             _bytes -= dropped;
             over = _registry.AddBytes(-dropped);

@@ -25,9 +25,14 @@ public sealed class StreamRegistry
         Settings = settings;
         _metrics = metrics;
         _store = store;
+        metrics.ObserveLogBytes(() => TotalBytes);
         Time = time ?? TimeProvider.System;
+        Chunks = new ChunkPool((int)Math.Min(4096, settings.MaxTotalBytes / LogChunks.ChunkSize));
         store?.Bind(this);
     }
+
+    /// <summary>The chunks every memory log writes into.</summary>
+    internal ChunkPool Chunks { get; }
 
     /// <summary>The <c>[resume]</c> settings.</summary>
     public ResumeSettings Settings { get; }
@@ -117,12 +122,7 @@ public sealed class StreamRegistry
     }
 
     /// <summary>Tracks the memory logs' bytes; the new total.</summary>
-    internal long AddBytes(long delta)
-    {
-        var total = Interlocked.Add(ref _totalBytes, delta);
-        _metrics.SetLogBytes(total);
-        return total;
-    }
+    internal long AddBytes(long delta) => Interlocked.Add(ref _totalBytes, delta); // the gauge reads it at a scrape
 
     /// <summary>Every log together is over resume.max_total_bytes: the oldest ended streams are forgotten first (then 1008).</summary>
     internal void EvictEnded()
@@ -160,7 +160,7 @@ public sealed class StreamRegistry
         stream.KeepTimer?.Dispose();
         if (_streams.TryRemove(new KeyValuePair<string, StreamLog>(stream.StreamId, stream)))
         {
-            AddBytes(-stream.Bytes);
+            AddBytes(-stream.Dispose());
         }
     }
 }
