@@ -9,7 +9,7 @@ namespace GptWsDaemon.Tests.Protocol;
 [TestFixture]
 public sealed class LogFrameTests
 {
-    private readonly LogChunks _chunks = new(new ChunkPool(4));
+    private readonly LogBuffer _chunks = new(new ChunkPool(4));
 
     [Test]
     public void Stamp_TheFirstFrame_GetsNAndStreamIdFirstInData_AndANullSeq()
@@ -46,15 +46,15 @@ public sealed class LogFrameTests
     public void Chunks_FramesPackedIntoPooledChunks_ReleasedOnesAreReused_ALargeFrameGetsItsOwnArray()
     {
         var pool = new ChunkPool(8);
-        var log = new LogChunks(pool);
+        var log = new LogBuffer(pool);
         var first = log.Reserve(5000);
         var second = log.Reserve(5000); // does not fit behind the first: a new chunk
         var third = log.Reserve(100);   // fits behind the second
-        var huge = log.Reserve(LogChunks.ChunkSize + 1);
+        var huge = log.Reserve(LogBuffer.ChunkSize + 1);
 
         Assert.That(Array(second), Is.Not.SameAs(Array(first)));
         Assert.That(Array(third), Is.SameAs(Array(second)));
-        Assert.That(Array(huge).Length, Is.EqualTo(LogChunks.ChunkSize + 1));
+        Assert.That(Array(huge).Length, Is.EqualTo(LogBuffer.ChunkSize + 1));
         log.ReleaseBefore(third);
         Assert.That(pool.Rent(), Is.SameAs(Array(first)), "the chunk nothing kept lies in went back to the pool");
     }

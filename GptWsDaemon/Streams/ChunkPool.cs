@@ -2,12 +2,12 @@ using System.Collections.Concurrent;
 
 namespace GptWsDaemon.Streams;
 
-/// <summary>Chunks for <see cref="LogChunks"/>, shared by the registry's logs; at most <paramref name="keep"/> idle ones are kept.</summary>
+/// <summary>Chunks for <see cref="LogBuffer"/>, shared by the registry's logs; at most <paramref name="keep"/> idle ones are kept.</summary>
 internal sealed class ChunkPool(int keep)
 {
     private readonly ConcurrentBag<byte[]> _idle = [];
 
-    public byte[] Rent() => _idle.TryTake(out var chunk) ? chunk : new byte[LogChunks.ChunkSize];
+    public byte[] Rent() => _idle.TryTake(out var chunk) ? chunk : new byte[LogBuffer.ChunkSize];
 
     public void Return(byte[] chunk)
     {

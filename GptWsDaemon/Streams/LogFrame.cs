@@ -38,7 +38,7 @@ public readonly struct LogFrame
     /// written into <paramref name="into"/>: the seq becomes null, <c>"n":N,</c> (and <c>"stream_id":"…",</c>) go
     /// first in <c>data</c>.
     /// </summary>
-    public static LogFrame Stamp(OutgoingFrame frame, int seqLength, long n, string? streamId, bool final, LogChunks into)
+    public static LogFrame Stamp(OutgoingFrame frame, int seqLength, long n, string? streamId, bool final, LogBuffer into)
     {
         try
         {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using GptWsDaemon.Observability;
 using StackExchange.Redis;
 
@@ -6,7 +7,9 @@ namespace GptWsDaemon.Streams;
 /// <summary>
 /// Writes every stream's frames to Redis for the whole instance: frames queue while a write is in flight and go out
 /// together in the next one — one script call for all of them, whichever streams they belong to — so 1,000 streams
-/// cost Redis a round trip per burst, not per token, and an idle instance adds no delay to a first frame.
+/// cost Redis a round trip per burst, not per token, and an idle instance adds no delay to a first frame. A queued
+/// frame is copied into the batch's own buffer (the log's chunks may be reused before it is written), and nothing is
+/// allocated per frame but its two slots in the script's arguments.
 /// </summary>
 internal sealed class RedisLogBatcher
 {
@@ -30,14 +33,12 @@ internal sealed class RedisLogBatcher
     private readonly RedisStreamStore _store;
     private readonly DaemonMetrics _metrics;
     private readonly Lock _lock = new();
-    // A queued frame is copied into the batch's own buffer (n, where, how long): the log's chunks may be reused before
-    // the batch is written, and a copy per frame would be an object per frame.
-    private List<(RedisLogWriter Writer, long N, int At, int Length, bool? Expired)> _queue = [];
-    private List<(RedisLogWriter Writer, long N, int At, int Length, bool? Expired)> _spare = [];
-    private byte[] _buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(64 * 1024);
-    private byte[] _spareBuffer = System.Buffers.ArrayPool<byte>.Shared.Rent(64 * 1024);
+    private List<RedisLogWriter> _queued = [];
+    private List<RedisLogWriter> _writing = [];
+    private byte[] _buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+    private byte[] _spareBuffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
     private int _queuedBytes;
-    private bool _writing;
+    private bool _running;
     private Task _flush = Task.CompletedTask;
 
     public RedisLogBatcher(IDatabase db, RedisStreamStore store, DaemonMetrics metrics)
@@ -64,122 +65,140 @@ internal sealed class RedisLogBatcher
     {
         lock (_lock)
         {
-            var length = frame?.Bytes.Length ?? 0;
-            if (frame is not null && _queuedBytes + length > MaxQueuedBytes)
+            if (frame is { } f)
             {
-                _metrics.CountResumeStoreError();
-                return;
+                var length = f.Bytes.Length;
+                if (_queuedBytes + length > MaxQueuedBytes)
+                {
+                    _metrics.CountResumeStoreError();
+                    return;
+                }
+
+                if (_queuedBytes + length > _buffer.Length)
+                {
+                    var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, _queuedBytes + length));
+                    _buffer.AsSpan(0, _queuedBytes).CopyTo(bigger);
+                    ArrayPool<byte>.Shared.Return(_buffer);
+                    _buffer = bigger;
+                }
+
+                f.Bytes.Span.CopyTo(_buffer.AsSpan(_queuedBytes));
+                writer.Queued.Add((f.N, _queuedBytes, length));
+                _queuedBytes += length;
+            }
+            else
+            {
+                writer.End = expired;
             }
 
-            if (_queuedBytes + length > _buffer.Length)
+            if (!writer.InBatch)
             {
-                var bigger = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, _queuedBytes + length));
-                _buffer.AsSpan(0, _queuedBytes).CopyTo(bigger);
-                System.Buffers.ArrayPool<byte>.Shared.Return(_buffer);
-                _buffer = bigger;
+                writer.InBatch = true;
+                _queued.Add(writer);
             }
 
-            frame?.Bytes.Span.CopyTo(_buffer.AsSpan(_queuedBytes));
-            _queue.Add((writer, frame?.N ?? 0, _queuedBytes, length, expired));
-            _queuedBytes += length;
-            if (!_writing)
+            if (!_running)
             {
-                _writing = true;
-                _flush = WriteAsync();
+                _running = true;
+                _flush = RunAsync();
             }
         }
     }
 
     public async Task<bool> LeaseExistsAsync(string streamId) => await _db.KeyExistsAsync(RedisKeys.Lease(streamId)).ConfigureAwait(false);
 
-    private async Task WriteAsync()
+    private async Task RunAsync()
     {
         await Task.Yield(); // the session's thread goes back to relaying; the write runs beside it
         while (true)
         {
-            List<(RedisLogWriter Writer, long N, int At, int Length, bool? Expired)> batch;
+            List<RedisLogWriter> writers;
             byte[] bytes;
+            var ends = new List<(RedisLogWriter Writer, bool Expired)>(0);
             lock (_lock)
             {
-                if (_queue.Count == 0)
+                if (_queued.Count == 0)
                 {
-                    _writing = false;
+                    _running = false;
                     return;
                 }
 
-                batch = _queue;
-                _queue = _spare;
-                _spare = batch;
-                bytes = _buffer;
-                _buffer = _spareBuffer;
-                _spareBuffer = bytes; // written to again only once this batch is done: one write is in flight at a time
+                (writers, _queued, _writing) = (_queued, _writing, _queued);
+                (bytes, _buffer, _spareBuffer) = (_buffer, _spareBuffer, _buffer); // the spare is written to again once this batch is done
                 _queuedBytes = 0;
+                foreach (var w in writers)
+                {
+                    (w.Writing, w.Queued) = (w.Queued, w.Writing);
+                    w.InBatch = false;
+                    if (w.End is { } expired)
+                    {
+                        ends.Add((w, expired)); // after every frame of it, all in this batch
+                        w.End = null;
+                    }
+                }
             }
 
             try
             {
-                await WriteBatchAsync(batch, bytes).ConfigureAwait(false);
+                await WriteAsync(writers, bytes, ends).ConfigureAwait(false);
             }
             catch (Exception e) when (e is RedisException or TimeoutException)
             {
                 _store.Failed("write", e);
             }
 
-            batch.Clear();
+            foreach (var w in writers)
+            {
+                w.Writing.Clear();
+            }
+
+            writers.Clear();
         }
     }
 
-    private async Task WriteBatchAsync(List<(RedisLogWriter Writer, long N, int At, int Length, bool? Expired)> batch, byte[] bytes)
+    private async Task WriteAsync(List<RedisLogWriter> writers, byte[] bytes, List<(RedisLogWriter Writer, bool Expired)> ends)
     {
-        // Frames grouped by stream, in order; a stream's end after its frames.
-        var keys = new List<RedisKey>();
-        var args = new List<RedisValue> { _store.Settings.MaxLogFrames };
         var frames = 0;
-        var ends = new List<(RedisLogWriter Writer, bool Expired)>();
-        foreach (var group in batch.GroupBy(e => e.Writer))
+        foreach (var w in writers)
         {
-            var writer = group.Key;
-            var countAt = args.Count;
-            args.Add(0);
-            args.Add(writer.TtlSet ? 0 : (long)_store.LiveTtl.TotalMilliseconds);
-            var count = 0;
-            foreach (var (_, n, at, length, expired) in group)
-            {
-                if (expired is null)
-                {
-                    args.Add(n);
-                    args.Add(bytes.AsMemory(at, length));
-                    count++;
-                }
-                else
-                {
-                    ends.Add((writer, expired!.Value));
-                }
-            }
-
-            writer.TtlSet = true;
-            args[countAt] = count;
-            keys.Add(RedisKeys.Log(writer.StreamId));
-            frames += count;
+            frames += w.Writing.Count;
         }
 
-        var b = _db.CreateBatch();
-        var writes = new List<Task> { b.ScriptEvaluateAsync(AppendScript, [.. keys], [.. args]) };
+        var keys = new RedisKey[writers.Count];
+        var args = new RedisValue[1 + (2 * writers.Count) + (2 * frames)];
+        args[0] = _store.Settings.MaxLogFrames;
+        var a = 1;
+        for (var k = 0; k < writers.Count; k++)
+        {
+            var w = writers[k];
+            keys[k] = w.Key;
+            args[a++] = w.Writing.Count;
+            args[a++] = w.TtlSet ? 0 : (long)_store.LiveTtl.TotalMilliseconds; // live: as long as a stream may last; set once
+            w.TtlSet = true;
+            foreach (var (n, at, length) in w.Writing)
+            {
+                args[a++] = n;
+                args[a++] = bytes.AsMemory(at, length);
+            }
+        }
+
+        var batch = _db.CreateBatch();
+        var writes = new List<Task>(1 + (2 * ends.Count)) { batch.ScriptEvaluateAsync(AppendScript, keys, args) };
         foreach (var (writer, expired) in ends)
         {
             var id = writer.StreamId;
             if (expired)
             {
-                writes.Add(b.KeyDeleteAsync([RedisKeys.Log(id), RedisKeys.Meta(id), RedisKeys.Lease(id)])); // nobody may resume it
+                writes.Add(batch.KeyDeleteAsync([writer.Key, RedisKeys.Meta(id), RedisKeys.Lease(id)])); // nobody may resume it
             }
             else
             {
-                writes.Add(b.KeyExpireAsync(RedisKeys.Log(id), _store.Settings.Keep));
-                writes.Add(b.KeyExpireAsync(RedisKeys.Meta(id), _store.Settings.Keep));
+                writes.Add(batch.KeyExpireAsync(writer.Key, _store.Settings.Keep));
+                writes.Add(batch.KeyExpireAsync(RedisKeys.Meta(id), _store.Settings.Keep));
             }
         }
 
-        b.Execute();
+        batch.Execute();
         await Task.WhenAll(writes).ConfigureAwait(false);
         if (frames > 0)
         {

@@ -14,8 +14,7 @@ public sealed class StreamLog : IStreamHost, IResumeSource
     private readonly int _seqLength;
     private readonly Action _giveSlot;
     private readonly Lock _lock = new();
-    private readonly List<LogFrame> _frames = []; // n = _firstN + index; views into _chunks
-    private readonly LogChunks _chunks;
+    private readonly LogBuffer _frames; // n = _firstN + index
     private bool _disposed;
     private long _firstN = 1;
     private long _bytes;
@@ -35,7 +34,7 @@ public sealed class StreamLog : IStreamHost, IResumeSource
         _seqLength = seqLength;
         _giveSlot = giveSlot;
         Remote = remote;
-        _chunks = new LogChunks(registry.Chunks);
+        _frames = new LogBuffer(registry.Chunks);
     }
 
     /// <summary>The id a client resumes it by.</summary>
@@ -171,7 +170,7 @@ public sealed class StreamLog : IStreamHost, IResumeSource
         lock (_lock)
         {
             var n = ++_n;
-            var entry = LogFrame.Stamp(frame, _seqLength, n, n == 1 ? StreamId : null, _finalNext, _chunks);
+            var entry = LogFrame.Stamp(frame, _seqLength, n, n == 1 ? StreamId : null, _finalNext, _frames);
             overTotal = Append(entry);
             Remote?.Append(entry);
             var reader = _reader;
@@ -226,7 +225,6 @@ public sealed class StreamLog : IStreamHost, IResumeSource
         {
             _disposed = true;
             _frames.Clear();
-            _chunks.Clear();
             var bytes = _bytes;
             _bytes = 0;
             return bytes;
@@ -253,8 +251,7 @@ public sealed class StreamLog : IStreamHost, IResumeSource
         if (drop > 0)
         {
             // The oldest frames go first: a resume from before them gets 1008 (protocol.md §4.5).
-            _frames.RemoveRange(0, drop);
-            _chunks.ReleaseBefore(_frames[0].Bytes);
+            _frames.DropOldest(drop);
             _firstN += drop;
             _bytes -= dropped;
             over = _registry.AddBytes(-dropped);

@@ -27,7 +27,7 @@ public sealed class StreamRegistry
         _store = store;
         metrics.ObserveLogBytes(() => TotalBytes);
         Time = time ?? TimeProvider.System;
-        Chunks = new ChunkPool((int)Math.Min(4096, settings.MaxTotalBytes / LogChunks.ChunkSize));
+        Chunks = new ChunkPool((int)(settings.MaxTotalBytes / LogBuffer.ChunkSize)); // idle chunks kept: at most what the logs may hold
         store?.Bind(this);
     }
 
