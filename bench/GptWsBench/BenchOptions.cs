@@ -55,6 +55,9 @@ public sealed class BenchOptions
 
     private const string BaselineSuffix = "@baseline";
 
+    /// <summary>Variants measured before the plain daemon in every cell (<c>--variants-first</c>), to see the order's bias.</summary>
+    public bool VariantsFirst { get; private set; }
+
     /// <summary>The redis-server URL for <c>{redis}</c> in a variant, set by the run when one needs it.</summary>
     public string? RedisUrl { get; set; }
 
@@ -168,6 +171,7 @@ public sealed class BenchOptions
                 case "--machine": o.Machine = Value(); break;
                 case "--paths": o.Paths = Value().Split(',').ToHashSet(StringComparer.Ordinal); break;
                 case "--engines": o.Engines = EngineList(Value()); break;
+                case "--variants-first": o.VariantsFirst = true; break;
                 case "--daemon-env":
                     var pair = Value().Split('=', 2);
                     o._daemonEnvironment[pair[0]] = pair.Length > 1 ? pair[1] : string.Empty;
@@ -187,7 +191,10 @@ public sealed class BenchOptions
 
         if (o._variants.Count > 0)
         {
-            o.Engines = [.. o.Engines.SelectMany(e => new[] { e }.Concat(o._variants.Keys.Select(v => e + "@" + v)))];
+            // --variants-first swaps the measuring order (the later daemon of a cell is measured seconds after the earlier).
+            o.Engines = [.. o.Engines.SelectMany(e => o.VariantsFirst
+                ? o._variants.Keys.Select(v => e + "@" + v).Append(e)
+                : new[] { e }.Concat(o._variants.Keys.Select(v => e + "@" + v)))];
         }
 
         if (o.BaselineDll is not null)
