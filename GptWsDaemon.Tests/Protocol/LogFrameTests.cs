@@ -43,20 +43,31 @@ public sealed class LogFrameTests
     }
 
     [Test]
-    public void Chunks_FramesPackedIntoPooledChunks_ReleasedOnesAreReused_ALargeFrameGetsItsOwnArray()
+    public void Buffer_FramesBackToBackInPooledChunks_DroppedChunksReused_ALargeFrameApart()
     {
         var pool = new ChunkPool(8);
         var log = new LogBuffer(pool);
-        var first = log.Reserve(5000);
-        var second = log.Reserve(5000); // does not fit behind the first: a new chunk
-        var third = log.Reserve(100);   // fits behind the second
-        var huge = log.Reserve(LogBuffer.ChunkSize + 1);
+        var sizes = new[] { 5000, 5000, 100, LogBuffer.ChunkSize + 1, 7 };
+        foreach (var (size, i) in sizes.Select((s, i) => (s, i)))
+        {
+            log.Reserve(size).Span.Fill((byte)('a' + i));
+        }
 
-        Assert.That(Array(second), Is.Not.SameAs(Array(first)));
-        Assert.That(Array(third), Is.SameAs(Array(second)));
-        Assert.That(Array(huge).Length, Is.EqualTo(LogBuffer.ChunkSize + 1));
-        log.ReleaseBefore(third);
-        Assert.That(pool.Rent(), Is.SameAs(Array(first)), "the chunk nothing kept lies in went back to the pool");
+        var frames = log.Frames().Select(f => f.ToArray()).ToList();
+        Assert.That(frames.Select(f => f.Length), Is.EqualTo(sizes));
+        Assert.That(frames.Select((f, i) => f.All(b => b == (byte)('a' + i))), Has.All.True, "each frame intact");
+
+        var firstChunk = pool.Rent(); // a fresh one: the pool is empty while all chunks are in use
+        pool.Return(firstChunk);
+        log.DropOldest(); // the first chunk held only frame 0
+        Assert.That(log.Frames().Select(f => f.Length), Is.EqualTo(sizes[1..]));
+        Assert.That(log.OldestLength, Is.EqualTo(5000));
+        log.DropOldest();
+        log.DropOldest();
+        log.DropOldest(); // the large one
+        Assert.That(log.Frames().Single().ToArray(), Is.EqualTo(Enumerable.Repeat((byte)'e', 7)));
+        log.Clear();
+        Assert.That(log.Count, Is.Zero);
     }
 
     [Test]

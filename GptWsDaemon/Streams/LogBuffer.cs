@@ -1,99 +1,111 @@
-using System.Buffers;
+using System.Buffers.Binary;
 
 namespace GptWsDaemon.Streams;
 
 /// <summary>
-/// One memory log: its frames' bytes written one after another into 8 KiB chunks from a pool the registry shares, and
-/// the frames (views into them) in a pooled array. A log lives seconds to minutes — long enough for objects of its
-/// own per frame to be copied by the collector again and again (at 1,000 streams that made its pauses several times
-/// longer); pooled chunks and arrays are allocated once, and reused.
+/// One memory log's frames, back to back in 8 KiB chunks from a pool the registry shares, each behind its length
+/// (4 bytes): no object, no array slot per frame. A log lives seconds to minutes — long enough for per-frame objects
+/// to be copied by the collector again and again (at 1,000 streams those made its pauses several times longer);
+/// pooled chunks are allocated once, and reused. A frame longer than a chunk gets an array of its own.
 /// </summary>
 public sealed class LogBuffer
 {
-    /// <summary>The size of a chunk; a frame larger than this gets an array of its own.</summary>
+    /// <summary>The size of a chunk.</summary>
     public const int ChunkSize = 8192;
     private readonly ChunkPool _pool;
-    private readonly List<byte[]> _chunks = [];
-    private int _used = ChunkSize; // in the last chunk
-    private LogFrame[] _frames = ArrayPool<LogFrame>.Shared.Rent(64);
+    private readonly List<(byte[] Bytes, int End)> _chunks = []; // oldest first; End: bytes used (records never straddle chunks)
+    private List<byte[]?>? _big; // frames longer than a chunk; their record holds -(index + 1)
+    private int _head; // where the oldest kept frame's record starts in _chunks[0]
 
     internal LogBuffer(ChunkPool pool) => _pool = pool;
 
     /// <summary>Frames kept.</summary>
     public int Count { get; private set; }
 
-    /// <summary>The <paramref name="index"/>th frame kept, oldest first.</summary>
-    public LogFrame this[int index] => _frames[index];
-
-    /// <summary>Keeps <paramref name="frame"/> (its bytes reserved here) after the others.</summary>
-    public void Add(LogFrame frame)
-    {
-        if (Count == _frames.Length)
-        {
-            var bigger = ArrayPool<LogFrame>.Shared.Rent(Count * 2);
-            _frames.AsSpan(0, Count).CopyTo(bigger);
-            ArrayPool<LogFrame>.Shared.Return(_frames, clearArray: true);
-            _frames = bigger;
-        }
-
-        _frames[Count++] = frame;
-    }
-
-    /// <summary>Drops the <paramref name="count"/> oldest frames (never all) and gives back the chunks only they used.</summary>
-    public void DropOldest(int count)
-    {
-        _frames.AsSpan(count, Count - count).CopyTo(_frames);
-        _frames.AsSpan(Count - count, count).Clear();
-        Count -= count;
-        ReleaseBefore(_frames[0].Bytes);
-    }
-
-    /// <summary>Room for a frame of <paramref name="length"/> bytes.</summary>
+    /// <summary>Room for the next frame, of <paramref name="length"/> bytes, which the caller writes at once.</summary>
     public Memory<byte> Reserve(int length)
     {
-        if (length > ChunkSize)
+        Count++;
+        if (length + 4 > ChunkSize)
         {
-            return new byte[length];
+            (_big ??= []).Add(new byte[length]);
+            BinaryPrimitives.WriteInt32LittleEndian(Record(4).Span, -_big.Count);
+            return _big[^1];
         }
 
-        if (_used + length > ChunkSize)
-        {
-            _chunks.Add(_pool.Rent());
-            _used = 0;
-        }
-
-        var memory = _chunks[^1].AsMemory(_used, length);
-        _used += length;
-        return memory;
+        var record = Record(4 + length);
+        BinaryPrimitives.WriteInt32LittleEndian(record.Span, length);
+        return record[4..];
     }
 
-    /// <summary>Gives back the chunks before the one <paramref name="oldest"/> (the oldest frame still kept) lies in.</summary>
-    internal void ReleaseBefore(ReadOnlyMemory<byte> oldest)
+    /// <summary>The frames kept, oldest first.</summary>
+    public IEnumerable<ReadOnlyMemory<byte>> Frames()
     {
-        var keep = System.Runtime.InteropServices.MemoryMarshal.TryGetArray(oldest, out var segment) ? _chunks.IndexOf(segment.Array!) : -1;
-        for (var i = 0; i < keep; i++)
+        var (chunk, at) = (0, _head);
+        for (var i = 0; i < Count; i++)
         {
-            _pool.Return(_chunks[i]);
-        }
-
-        if (keep > 0)
-        {
-            _chunks.RemoveRange(0, keep);
+            var (frame, next) = Read(chunk, at);
+            (chunk, at) = next;
+            yield return frame;
         }
     }
 
-    /// <summary>Gives every chunk and the frames' array back; the log must not be used afterwards.</summary>
+    /// <summary>The length of the oldest frame kept.</summary>
+    public int OldestLength => Read(0, _head).Frame.Length;
+
+    /// <summary>Drops the oldest frame and gives back the chunk it was the last of.</summary>
+    public void DropOldest()
+    {
+        if (BinaryPrimitives.ReadInt32LittleEndian(_chunks[0].Bytes.AsSpan(_head)) is < 0 and var big)
+        {
+            _big![-big - 1] = null;
+        }
+
+        var (_, (chunk, at)) = Read(0, _head);
+        Count--;
+        if (chunk > 0 || Count == 0 && _chunks.Count > 1)
+        {
+            _pool.Return(_chunks[0].Bytes);
+            _chunks.RemoveAt(0);
+            at = 0;
+        }
+
+        _head = at;
+    }
+
+    /// <summary>Gives every chunk back; the log must not be used afterwards.</summary>
     public void Clear()
     {
-        ArrayPool<LogFrame>.Shared.Return(_frames, clearArray: true);
-        _frames = [];
-        Count = 0;
-        foreach (var chunk in _chunks)
+        foreach (var (bytes, _) in _chunks)
         {
-            _pool.Return(chunk);
+            _pool.Return(bytes);
         }
 
         _chunks.Clear();
-        _used = ChunkSize;
+        _big = null;
+        _head = 0;
+        Count = 0;
+    }
+
+    private Memory<byte> Record(int length)
+    {
+        if (_chunks.Count == 0 || _chunks[^1].End + length > ChunkSize)
+        {
+            _chunks.Add((_pool.Rent(), 0));
+        }
+
+        var (bytes, end) = _chunks[^1];
+        _chunks[^1] = (bytes, end + length);
+        return bytes.AsMemory(end, length);
+    }
+
+    /// <summary>The frame whose record starts at <paramref name="at"/> in chunk <paramref name="chunk"/>, and where the next record starts.</summary>
+    private (ReadOnlyMemory<byte> Frame, (int Chunk, int At) Next) Read(int chunk, int at)
+    {
+        var (bytes, end) = _chunks[chunk];
+        var length = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(at));
+        ReadOnlyMemory<byte> frame = length < 0 ? _big![-length - 1]! : bytes.AsMemory(at + 4, length);
+        var next = at + 4 + Math.Max(0, length);
+        return (frame, next >= end && chunk + 1 < _chunks.Count ? (chunk + 1, 0) : (chunk, next));
     }
 }

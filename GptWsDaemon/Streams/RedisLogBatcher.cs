@@ -13,12 +13,15 @@ namespace GptWsDaemon.Streams;
 /// </summary>
 internal sealed class RedisLogBatcher
 {
-    // ARGV: MAXLEN, then per key: frame count, expiry in ms (0: leave it), then (n, frame) pairs. pcall: one bad entry
-    // (an id already written, after a retry) must not stop the rest of the batch.
+    // KEYS: (log, owner key) per stream. ARGV: MAXLEN, then per stream: frame count, expiry in ms and the owner value
+    // (its first batch only: 0 and "" after), then (n, frame) pairs. The owner key rides with the first frames, so
+    // starting a stream costs no round trip of its own. pcall: one bad entry (an id already written, after a retry)
+    // must not stop the rest of the batch.
     private const string AppendScript = """
         local a = 2
-        for k = 1, #KEYS do
-          local count = tonumber(ARGV[a]); local ttl = tonumber(ARGV[a + 1]); a = a + 2
+        for k = 1, #KEYS, 2 do
+          local count = tonumber(ARGV[a]); local ttl = tonumber(ARGV[a + 1]); local owner = ARGV[a + 2]; a = a + 3
+          if owner ~= '' then redis.pcall('SET', KEYS[k + 1], owner, 'PX', ttl) end
           for j = 1, count do
             redis.pcall('XADD', KEYS[k], 'MAXLEN', '~', ARGV[1], '0-' .. ARGV[a], 'f', ARGV[a + 1])
             a = a + 2
@@ -164,16 +167,18 @@ internal sealed class RedisLogBatcher
             frames += w.Writing.Count;
         }
 
-        var keys = new RedisKey[writers.Count];
-        var args = new RedisValue[1 + (2 * writers.Count) + (2 * frames)];
+        var keys = new RedisKey[2 * writers.Count];
+        var args = new RedisValue[1 + (3 * writers.Count) + (2 * frames)];
         args[0] = _store.Settings.MaxLogFrames;
         var a = 1;
         for (var k = 0; k < writers.Count; k++)
         {
             var w = writers[k];
-            keys[k] = w.Key;
+            keys[2 * k] = w.Key;
+            keys[(2 * k) + 1] = w.MetaKey;
             args[a++] = w.Writing.Count;
             args[a++] = w.TtlSet ? 0 : (long)_store.LiveTtl.TotalMilliseconds; // live: as long as a stream may last; set once
+            args[a++] = w.TtlSet ? RedisValue.EmptyString : w.Owner;
             w.TtlSet = true;
             foreach (var (n, at, length) in w.Writing)
             {
@@ -189,12 +194,12 @@ internal sealed class RedisLogBatcher
             var id = writer.StreamId;
             if (expired)
             {
-                writes.Add(batch.KeyDeleteAsync([writer.Key, RedisKeys.Meta(id), RedisKeys.Lease(id)])); // nobody may resume it
+                writes.Add(batch.KeyDeleteAsync([writer.Key, writer.MetaKey, RedisKeys.Lease(id)])); // nobody may resume it
             }
             else
             {
                 writes.Add(batch.KeyExpireAsync(writer.Key, _store.Settings.Keep));
-                writes.Add(batch.KeyExpireAsync(RedisKeys.Meta(id), _store.Settings.Keep));
+                writes.Add(batch.KeyExpireAsync(writer.MetaKey, _store.Settings.Keep));
             }
         }
 

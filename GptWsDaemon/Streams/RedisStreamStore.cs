@@ -86,8 +86,7 @@ internal sealed class RedisStreamStore : IStreamStore
             return null;
         }
 
-        _redis.GetDatabase().StringSet(RedisKeys.Meta(streamId), $"{InstanceId} {owner ?? "-"}", LiveTtl, flags: CommandFlags.FireAndForget);
-        return new RedisLogWriter(_batcher, streamId);
+        return new RedisLogWriter(_batcher, streamId, $"{InstanceId} {owner ?? "-"}"); // the owner key goes with its first frames
     }
 
     /// <inheritdoc/>

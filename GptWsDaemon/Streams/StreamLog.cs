@@ -20,6 +20,7 @@ public sealed class StreamLog : IStreamHost, IResumeSource
     private long _bytes;
     private long _n;
     private bool _finalNext;
+    private bool _finalWritten;
     private bool _ended;
     private StreamSubscription? _reader;
     private ITimer? _hold;
@@ -104,9 +105,15 @@ public sealed class StreamLog : IStreamHost, IResumeSource
             subscription.StartAfter(after);
             _hold?.Dispose();
             _hold = null;
-            for (var i = (int)Math.Max(0, after + 1 - _firstN); i < _frames.Count; i++)
+            var n = _firstN;
+            foreach (var bytes in _frames.Frames())
             {
-                subscription.Deliver(_frames[i], replay: true);
+                if (n > after)
+                {
+                    subscription.Deliver(new LogFrame(bytes, n, final: _finalWritten && n == _n), replay: true);
+                }
+
+                n++;
             }
         }
 
@@ -172,6 +179,7 @@ public sealed class StreamLog : IStreamHost, IResumeSource
             var n = ++_n;
             var entry = LogFrame.Stamp(frame, _seqLength, n, n == 1 ? StreamId : null, _finalNext, _frames);
             overTotal = Append(entry);
+            _finalWritten |= entry.Final;
             Remote?.Append(entry);
             var reader = _reader;
             if (entry.Final)
@@ -237,22 +245,19 @@ public sealed class StreamLog : IStreamHost, IResumeSource
     /// <summary>Adds a frame, dropping this log's oldest past its caps; true when every log together is still over resume.max_total_bytes.</summary>
     private bool Append(LogFrame entry)
     {
-        _frames.Add(entry);
         _bytes += entry.Bytes.Length;
         var over = _registry.AddBytes(entry.Bytes.Length);
-        var drop = 0;
         long dropped = 0;
-        while (drop < _frames.Count - 1 && (_bytes - dropped > _registry.Settings.MaxLogBytes || over - dropped > _registry.Settings.MaxTotalBytes))
-        {
-            dropped += _frames[drop].Bytes.Length;
-            drop++;
-        }
-
-        if (drop > 0)
+        while (_frames.Count > 1 && (_bytes - dropped > _registry.Settings.MaxLogBytes || over - dropped > _registry.Settings.MaxTotalBytes))
         {
             // The oldest frames go first: a resume from before them gets 1008 (protocol.md §4.5).
-            _frames.DropOldest(drop);
-            _firstN += drop;
+            dropped += _frames.OldestLength;
+            _frames.DropOldest();
+            _firstN++;
+        }
+
+        if (dropped > 0)
+        {
             _bytes -= dropped;
             over = _registry.AddBytes(-dropped);
         }
