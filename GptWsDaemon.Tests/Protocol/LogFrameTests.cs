@@ -84,8 +84,6 @@ public sealed class LogFrameTests
         Assert.That(StreamIds.IsValid(new string('a', 65)), Is.False);
     }
 
-    private static byte[] Array(Memory<byte> memory) => System.Runtime.InteropServices.MemoryMarshal.TryGetArray<byte>(memory, out var segment) ? segment.Array! : throw new InvalidOperationException();
-
     private static byte[] Bytes(OutgoingFrame frame)
     {
         try
