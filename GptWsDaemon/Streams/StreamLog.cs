@@ -47,9 +47,6 @@ public sealed class StreamLog : IStreamHost, IResumeSource
     /// <summary>The connection that started it, for log lines.</summary>
     public long Id { get; }
 
-    /// <summary>The timer that forgets the ended stream after resume.keep_seconds (held here: an unreferenced timer may never fire).</summary>
-    internal ITimer? KeepTimer { get; set; }
-
     /// <summary>The log's copy in Redis, or null.</summary>
     internal IStreamLogWriter? Remote { get; }
 

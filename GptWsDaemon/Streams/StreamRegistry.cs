@@ -17,6 +17,8 @@ public sealed class StreamRegistry
     private readonly ConcurrentDictionary<string, StreamLog> _streams = new(StringComparer.Ordinal);
     private readonly DaemonMetrics _metrics;
     private readonly IStreamStore? _store;
+    private readonly ConcurrentQueue<(long EndedAt, StreamLog Stream)> _kept = new(); // ended, oldest first: keep is one length for all
+    private readonly ITimer _sweep;
     private long _totalBytes;
 
     /// <summary>Creates the registry; <paramref name="store"/> (Redis) shares logs with other instances, null keeps them here.</summary>
@@ -29,6 +31,9 @@ public sealed class StreamRegistry
         Time = time ?? TimeProvider.System;
         Chunks = new ChunkPool((int)(settings.MaxTotalBytes / LogBuffer.ChunkSize)); // idle chunks kept: at most what the logs may hold
         store?.Bind(this);
+        // One sweep for every kept log, not a timer each (at 1,000 streams 400 new timers a second).
+        var period = TimeSpan.FromMilliseconds(Math.Clamp(settings.Keep.TotalMilliseconds / 4, 50, 1000));
+        _sweep = Time.CreateTimer(static r => ((StreamRegistry)r!).Sweep(), this, period, period);
     }
 
     /// <summary>The chunks every memory log writes into.</summary>
@@ -119,6 +124,8 @@ public sealed class StreamRegistry
         {
             await _store.FlushAsync(limit).ConfigureAwait(false);
         }
+
+        await _sweep.DisposeAsync().ConfigureAwait(false);
     }
 
     /// <summary>Tracks the memory logs' bytes; the new total.</summary>
@@ -152,12 +159,20 @@ public sealed class StreamRegistry
             return;
         }
 
-        stream.KeepTimer = Time.CreateTimer(s => Forget((StreamLog)s!), stream, Settings.Keep, Timeout.InfiniteTimeSpan);
+        _kept.Enqueue((Time.GetTimestamp(), stream));
+    }
+
+    private void Sweep()
+    {
+        var due = Time.GetTimestamp() - (long)(Settings.Keep.TotalSeconds * Time.TimestampFrequency);
+        while (_kept.TryPeek(out var oldest) && oldest.EndedAt <= due && _kept.TryDequeue(out oldest))
+        {
+            Forget(oldest.Stream);
+        }
     }
 
     private void Forget(StreamLog stream)
     {
-        stream.KeepTimer?.Dispose();
         if (_streams.TryRemove(new KeyValuePair<string, StreamLog>(stream.StreamId, stream)))
         {
             AddBytes(-stream.Dispose());
