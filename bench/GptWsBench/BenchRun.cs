@@ -134,7 +134,7 @@ public static class BenchRun
             }
         }
 
-        var resumeLog = await ResumeLogAsync(daemons, cancellationToken).ConfigureAwait(false);
+        var resumeLog = await ResumeLogAsync(daemons, redis is null ? null : new ProcessProbe(redis.Pid), cancellationToken).ConfigureAwait(false);
 
         // The idle test once per engine, each on a fresh daemon of its own.
         var idle = new Dictionary<string, IdleResult?>(StringComparer.Ordinal);
@@ -155,7 +155,7 @@ public static class BenchRun
     /// What each daemon that wrote resumable logs to Redis paid for them over the whole run (its /metrics): writes
     /// (round trips), frames, and round trips per relayed token. Empty when none did.
     /// </summary>
-    private static async Task<string> ResumeLogAsync(DaemonSet daemons, CancellationToken cancellationToken)
+    private static async Task<string> ResumeLogAsync(DaemonSet daemons, ProcessProbe? redis, CancellationToken cancellationToken)
     {
         using var http = new HttpClient();
         var lines = new List<string>();
@@ -170,6 +170,12 @@ public static class BenchRun
                 var tokens = Metric("gptws_tokens_relayed_total");
                 lines.Add(string.Create(CultureInfo.InvariantCulture, $"- {label}: {frames:0} frames in {writes:0} Redis writes ({frames / writes:F1} frames a write), {writes / tokens:F3} round trips per relayed token ({tokens:0} tokens, warm-up included)"));
             }
+        }
+
+        if (redis is not null && lines.Count > 0)
+        {
+            // redis-server shares the cores: what it spent is not in any daemon's CPU per token, but it is spent.
+            lines.Add(string.Create(CultureInfo.InvariantCulture, $"- redis-server: {redis.CpuMicroseconds() / 1e6:F1} s CPU over the whole run (quota and resume logs of every variant, warm-up included)"));
         }
 
         foreach (var line in lines)
