@@ -209,7 +209,7 @@ public sealed class ModernModelTests
     public async Task ThinkingModel_SilentInContentsPastTheFirstTokenTimeout_ButReasoning_IsNotCut(CancellationToken ct)
     {
         var script = Events(TimeSpan.FromMilliseconds(300), [.. Enumerable.Range(0, 8).Select(i => Delta("reasoning_content", $"step {i}. ")), Delta("content", "done"), Finish("stop"), "[DONE]"]);
-        var (stream, _) = await AskAsync(script, new { query = "q", model = "qwq-32b" }, ct, s => s with { FirstTokenTimeout = TimeSpan.FromSeconds(1), UpstreamIdleTimeout = TimeSpan.FromSeconds(1) });
+        var (stream, _) = await AskAsync(script, new { query = "q", model = "qwq-32b" }, ct, s => s with { FirstTokenTimeout = TimeSpan.FromSeconds(1), UpstreamIdleTimeout = TimeSpan.FromSeconds(3) });
         Assert.That((stream.Code, stream.Text), Is.EqualTo((0, "done")), stream.Message);
     }
 

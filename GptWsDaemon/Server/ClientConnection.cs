@@ -278,36 +278,24 @@ public sealed class ClientConnection : IStreamHost, Streams.IStreamReader, IDisp
     /// <summary>True once the connection is closing: no new streams.</summary>
     internal bool IsClosing => _serverStopping.IsCancellationRequested || Volatile.Read(ref _closeReason) is not null;
 
-    /// <summary>A new session for <paramref name="request"/>, linked to this connection.</summary>
-    internal StreamSession NewSession(ChatRequest request) =>
-        new(request, _upstream, this, _metrics, _settings.MinChars, _settings.Tts, _cts.Token) { Client = Client, Quota = Quota, MaxOutputTokens = _settings.MaxOutputTokens };
+    /// <summary>
+    /// A new session for <paramref name="request"/>: linked to this connection, or — writing to <paramref name="log"/>
+    /// (a resumable stream) — with a lifetime of its own, since it goes on when the connection drops.
+    /// </summary>
+    internal StreamSession NewSession(ChatRequest request, Streams.StreamLog? log = null) =>
+        new(request, _upstream, log ?? (IStreamHost)this, _metrics, _settings.MinChars, _settings.Tts, log is null ? _cts.Token : CancellationToken.None)
+        {
+            Client = Client, Quota = Quota, MaxOutputTokens = _settings.MaxOutputTokens,
+        };
+
+    /// <summary>Gives back a daemon-wide stream slot (a resumable stream's, when it ends).</summary>
+    internal void GiveDaemonSlot() => _streams.GiveDaemonSlot();
 
     /// <summary>The daemon's resumable streams (protocol.md §4.5).</summary>
     internal Streams.StreamRegistry? Resumables { get; init; }
 
     /// <summary>Who may resume this connection's streams: its access token's name (null with no tokens: anyone).</summary>
     internal string? Owner => Client.Named ? Client.Name : null;
-
-    /// <summary>Starts a resumable stream read by <paramref name="first"/> (registered, with a daemon-wide slot); the refusal, or null.</summary>
-    internal (int Code, string Message)? StartResumable(ChatRequest request, Streams.StreamSubscription first)
-    {
-        Streams.StreamLog stream;
-        try
-        {
-            stream = Resumables!.Open(Owner, Id, request.Seq, _streams.GiveDaemonSlot);
-        }
-        catch (Streams.StoreUnavailableException e)
-        {
-            _streams.GiveDaemonSlot();
-            _streams.Finished(first);
-            return (ErrorCodes.AtCapacity, e.Message);
-        }
-
-        // Its own lifetime, not the connection's: the stream goes on when the connection drops.
-        var session = new StreamSession(request, _upstream, stream, _metrics, _settings.MinChars, _settings.Tts, CancellationToken.None) { Client = Client, Quota = Quota, MaxOutputTokens = _settings.MaxOutputTokens };
-        stream.Start(session, first);
-        return null;
-    }
 
     /// <inheritdoc/>
     void Streams.IStreamReader.SendReplay(OutgoingFrame frame) => _writer.TryEnqueue(frame, replay: true);

@@ -115,10 +115,10 @@ internal sealed class ConnectionInbox(ClientConnection connection, MessageReader
     private void Start(ChatRequest request)
     {
         (int Code, string Message)? refusal;
-        if (request.Resumable && connection.Resumables is not null)
+        if (request.Resumable && connection.Resumables is { } registry)
         {
             refusal = streams.TryAdd(request.Seq, connection.IsClosing, daemonSlot: true, () => new Streams.StreamSubscription(connection, request.Seq, request.ReceivedAt), out var first);
-            refusal ??= connection.StartResumable(request, first!);
+            refusal ??= StartResumable(registry, request, first!);
             if (refusal is null)
             {
                 return;
@@ -145,6 +145,25 @@ internal sealed class ConnectionInbox(ClientConnection connection, MessageReader
         }
 
         connection.Send(ReplyFrames.Error(refusal.Value.Code, refusal.Value.Message, request.Seq, request.ReceivedAt));
+    }
+
+    /// <summary>Starts a resumable stream read by <paramref name="first"/> (registered, with a daemon-wide slot); the refusal, or null.</summary>
+    private (int Code, string Message)? StartResumable(Streams.StreamRegistry registry, ChatRequest request, Streams.StreamSubscription first)
+    {
+        Streams.StreamLog log;
+        try
+        {
+            log = registry.Open(connection.Owner, connection.Id, request.Seq, connection.GiveDaemonSlot);
+        }
+        catch (Streams.StoreUnavailableException e)
+        {
+            connection.GiveDaemonSlot();
+            streams.Finished(first);
+            return (ErrorCodes.AtCapacity, e.Message);
+        }
+
+        log.Start(connection.NewSession(request, log), first);
+        return null;
     }
 
     /// <summary>protocol.md §4.5: follow a resumable stream under this seq, from the frame after <c>after</c>.</summary>
