@@ -18,16 +18,10 @@ public sealed class RedisResumeTests
     [Test, CancelAfter(60000)]
     public async Task DroppedOnA_ResumedOnB_EveryFrameOnceByteExact_OneUpstreamRequest(CancellationToken ct)
     {
-        await using var redis = await RedisServer.StartAsync(ct);
-        await using var upstream = new FakeOpenAiServer(FakeOpenAiServer.Streams(Deltas, TimeSpan.FromMilliseconds(30)));
-        await using var a = await DaemonFixture.StartWithRedisAsync(upstream, redis.Url);
-        await using var b = await DaemonFixture.StartWithRedisAsync(upstream, redis.Url);
+        await using var pair = await Pair.StartAsync(FakeOpenAiServer.Streams(Deltas, TimeSpan.FromMilliseconds(30)), ct);
+        var (upstream, a, b) = (pair.Upstream, pair.A, pair.B);
 
-        var first = await a.ConnectAsync(ct);
-        await first.SendAsync(new { seq = "q1", data = new { query = "q", resumable = true } }, ct);
-        var before = await ResumeTests.ReadFramesAsync(first, 6, ct);
-        first.Socket.Abort();
-        first.Dispose();
+        var before = await ResumeTests.AskThenDropAsync(a, "q1", 6, ct);
         await Task.Delay(200, ct);
 
         using var second = await b.ConnectAsync(ct);
@@ -47,15 +41,9 @@ public sealed class RedisResumeTests
     [Test, CancelAfter(60000)]
     public async Task FollowedFromB_CancelOnB_AbortsTheUpstreamOnA(CancellationToken ct)
     {
-        await using var redis = await RedisServer.StartAsync(ct);
-        await using var upstream = new FakeOpenAiServer(FakeOpenAiServer.Streams(Deltas, TimeSpan.FromMilliseconds(100)));
-        await using var a = await DaemonFixture.StartWithRedisAsync(upstream, redis.Url);
-        await using var b = await DaemonFixture.StartWithRedisAsync(upstream, redis.Url);
-        var first = await a.ConnectAsync(ct);
-        await first.SendAsync(new { seq = 1, data = new { query = "q", resumable = true } }, ct);
-        var head = await ResumeTests.ReadFramesAsync(first, 1, ct);
-        first.Socket.Abort();
-        first.Dispose();
+        await using var pair = await Pair.StartAsync(FakeOpenAiServer.Streams(Deltas, TimeSpan.FromMilliseconds(100)), ct);
+        var (upstream, a, b) = (pair.Upstream, pair.A, pair.B);
+        var head = await ResumeTests.AskThenDropAsync(a, 1, 1, ct);
 
         using var onB = await b.ConnectAsync(ct);
         await onB.SendAsync(new { seq = 2, action = "resume", stream_id = ResumeTests.StreamId(head[0]), after = 1 }, ct);
@@ -70,10 +58,8 @@ public sealed class RedisResumeTests
     [Test, CancelAfter(60000)]
     public async Task ReaderOnB_ThenALaterResumeOnA_BGetsTheFinalFrameSayingSo(CancellationToken ct)
     {
-        await using var redis = await RedisServer.StartAsync(ct);
-        await using var upstream = new FakeOpenAiServer(FakeOpenAiServer.Streams(Deltas, TimeSpan.FromMilliseconds(50)));
-        await using var a = await DaemonFixture.StartWithRedisAsync(upstream, redis.Url);
-        await using var b = await DaemonFixture.StartWithRedisAsync(upstream, redis.Url);
+        await using var pair = await Pair.StartAsync(FakeOpenAiServer.Streams(Deltas, TimeSpan.FromMilliseconds(50)), ct);
+        var (upstream, a, b) = (pair.Upstream, pair.A, pair.B);
         using var owner = await a.ConnectAsync(ct);
         await owner.SendAsync(new { seq = "o", data = new { query = "q", resumable = true } }, ct);
         var id = ResumeTests.StreamId((await ResumeTests.ReadFramesAsync(owner, 1, ct))[0]);
@@ -96,11 +82,9 @@ public sealed class RedisResumeTests
     [Test, CancelAfter(60000)]
     public async Task ReaderOnB_KeepsTheStreamAlivePastTheHold_ThenItsDropExpiresIt(CancellationToken ct)
     {
-        await using var redis = await RedisServer.StartAsync(ct);
-        await using var upstream = new FakeOpenAiServer(FakeOpenAiServer.Streams(Deltas, TimeSpan.FromMilliseconds(150)));
         static GptWsDaemon.Config.DaemonSettings Hold(GptWsDaemon.Config.DaemonSettings s) => s with { Resume = new ResumeSettings { Hold = TimeSpan.FromSeconds(1) } };
-        await using var a = await DaemonFixture.StartWithRedisAsync(upstream, redis.Url, Hold);
-        await using var b = await DaemonFixture.StartWithRedisAsync(upstream, redis.Url, Hold);
+        await using var pair = await Pair.StartAsync(FakeOpenAiServer.Streams(Deltas, TimeSpan.FromMilliseconds(150)), ct, Hold);
+        var (upstream, a, b) = (pair.Upstream, pair.A, pair.B);
         var first = await a.ConnectAsync(ct);
         await first.SendAsync(new { seq = "h", data = new { query = "q", resumable = true } }, ct);
         var id = ResumeTests.StreamId((await ResumeTests.ReadFramesAsync(first, 1, ct))[0]);
@@ -123,10 +107,8 @@ public sealed class RedisResumeTests
     [Test, CancelAfter(60000)]
     public async Task FinishedStream_ReplayedFromRedis_OnItsOwnInstanceAndTheOther_ByteForByte(CancellationToken ct)
     {
-        await using var redis = await RedisServer.StartAsync(ct);
-        await using var upstream = new FakeOpenAiServer(FakeOpenAiServer.Streams(Deltas));
-        await using var a = await DaemonFixture.StartWithRedisAsync(upstream, redis.Url);
-        await using var b = await DaemonFixture.StartWithRedisAsync(upstream, redis.Url);
+        await using var pair = await Pair.StartAsync(FakeOpenAiServer.Streams(Deltas), ct);
+        var (upstream, a, b) = (pair.Upstream, pair.A, pair.B);
         using var onA = await a.ConnectAsync(ct);
         using var onB = await b.ConnectAsync(ct);
         await onA.SendAsync(new { seq = "x", data = new { query = "q", resumable = true } }, ct);
@@ -166,6 +148,31 @@ public sealed class RedisResumeTests
         Assert.That(plain.Text, Is.EqualTo("ok"));
         Assert.That(kept.Text, Is.EqualTo("ok"));
         Assert.That(kept.Frames[0].GetProperty("data").TryGetProperty("stream_id", out _), Is.True);
+    }
+
+    /// <summary>A real redis-server, a fake upstream and two daemons sharing both; disposed together.</summary>
+    private sealed class Pair(RedisServer redis, FakeOpenAiServer upstream, DaemonFixture a, DaemonFixture b) : IAsyncDisposable
+    {
+        public FakeOpenAiServer Upstream => upstream;
+
+        public DaemonFixture A => a;
+
+        public DaemonFixture B => b;
+
+        public static async Task<Pair> StartAsync(Func<FakeRequest, FakeResponse, Task> script, CancellationToken ct, Func<GptWsDaemon.Config.DaemonSettings, GptWsDaemon.Config.DaemonSettings>? configure = null)
+        {
+            var redis = await RedisServer.StartAsync(ct);
+            var upstream = new FakeOpenAiServer(script);
+            return new Pair(redis, upstream, await DaemonFixture.StartWithRedisAsync(upstream, redis.Url, configure), await DaemonFixture.StartWithRedisAsync(upstream, redis.Url, configure));
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await a.DisposeAsync();
+            await b.DisposeAsync();
+            await upstream.DisposeAsync();
+            await redis.DisposeAsync();
+        }
     }
 
     private static async Task<double> MetricAsync(DaemonFixture daemon, string name)

@@ -40,11 +40,7 @@ public sealed class ResumeTests
     {
         await using var upstream = new FakeOpenAiServer(FakeOpenAiServer.Streams(Deltas, TimeSpan.FromMilliseconds(25)));
         await using var daemon = await DaemonFixture.StartAsync(upstream);
-        var first = await daemon.ConnectAsync(ct);
-        await first.SendAsync(new { seq = "s1", data = new { query = "q", resumable = true } }, ct);
-        var before = await ReadFramesAsync(first, 8, ct);
-        first.Socket.Abort(); // the TCP connection goes, no close handshake
-        first.Dispose();
+        var before = await AskThenDropAsync(daemon, "s1", 8, ct);
         await Task.Delay(300, ct); // the upstream goes on into the log meanwhile
 
         using var second = await daemon.ConnectAsync(ct);
@@ -65,11 +61,7 @@ public sealed class ResumeTests
     {
         await using var upstream = new FakeOpenAiServer(FakeOpenAiServer.Streams(Deltas, TimeSpan.FromMilliseconds(200)));
         await using var daemon = await DaemonFixture.StartAsync(upstream, s => s with { Resume = new ResumeSettings { Hold = TimeSpan.FromSeconds(1) } });
-        var first = await daemon.ConnectAsync(ct);
-        await first.SendAsync(new { seq = "h", data = new { query = "q", resumable = true } }, ct);
-        var before = await ReadFramesAsync(first, 1, ct);
-        first.Socket.Abort();
-        first.Dispose();
+        var before = await AskThenDropAsync(daemon, "h", 1, ct);
 
         var closed = await upstream.Requests[0].ClosedTask.WaitAsync(TimeSpan.FromSeconds(5), ct);
         using var second = await daemon.ConnectAsync(ct);
@@ -152,11 +144,7 @@ public sealed class ResumeTests
     {
         await using var upstream = new FakeOpenAiServer(FakeOpenAiServer.Streams(Deltas, TimeSpan.FromMilliseconds(100)));
         await using var daemon = await DaemonFixture.StartAsync(upstream);
-        var first = await daemon.ConnectAsync(ct);
-        await first.SendAsync(new { seq = "c", data = new { query = "q", resumable = true } }, ct);
-        var head = await ReadFramesAsync(first, 1, ct);
-        first.Socket.Abort();
-        first.Dispose();
+        var head = await AskThenDropAsync(daemon, "c", 1, ct);
 
         using var second = await daemon.ConnectAsync(ct);
         await second.SendAsync(new { seq = "c", action = "resume", stream_id = StreamId(head[0]), after = 1 }, ct);
@@ -261,6 +249,17 @@ public sealed class ResumeTests
         Assert.That(badId, Is.TypeOf<GptWsDaemon.Protocol.ClientCommand.Invalid>().And.Property("Code").EqualTo(1004));
         Assert.That(badAfter, Is.TypeOf<GptWsDaemon.Protocol.ClientCommand.Invalid>().And.Property("Code").EqualTo(1004));
         Assert.That(good, Is.EqualTo(new GptWsDaemon.Protocol.ClientCommand.ResumeFrom(GptWsDaemon.Protocol.RequestSeq.FromNumber("1"u8), "abc", 5, 0)));
+    }
+
+    /// <summary>Asks <paramref name="daemon"/> for a resumable answer, reads <paramref name="frames"/> frames, then drops the TCP connection (no close handshake).</summary>
+    internal static async Task<List<JsonElement>> AskThenDropAsync(DaemonFixture daemon, object seq, int frames, CancellationToken ct)
+    {
+        var client = await daemon.ConnectAsync(ct);
+        await client.SendAsync(new { seq, data = new { query = "q", resumable = true } }, ct);
+        var read = await ReadFramesAsync(client, frames, ct);
+        client.Socket.Abort();
+        client.Dispose();
+        return read;
     }
 
     internal static long N(JsonElement frame) => frame.GetProperty("data").GetProperty("n").GetInt64();

@@ -307,7 +307,7 @@ public sealed class ClientConnection : IStreamHost, Streams.IStreamReader, IDisp
     void Streams.IStreamReader.Ended(IStreamSlot stream)
     {
         _streams.Finished(stream);
-        Interlocked.Exchange(ref _lastActivity, Stopwatch.GetTimestamp());
+        Interlocked.Exchange(ref _lastActivity, Stopwatch.GetTimestamp()); // idle from the end of its last stream
     }
 
     /// <summary>Who this connection's requests are charged to.</summary>
@@ -328,8 +328,7 @@ public sealed class ClientConnection : IStreamHost, Streams.IStreamReader, IDisp
     /// <summary>Called by a session as its task ends (after its final frame, or after the connection was lost).</summary>
     public void Finished(StreamSession session)
     {
-        _streams.Finished(session);
-        Interlocked.Exchange(ref _lastActivity, Stopwatch.GetTimestamp());
+        ((Streams.IStreamReader)this).Ended(session);
         session.Dispose();
     }
 

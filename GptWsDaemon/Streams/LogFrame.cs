@@ -24,6 +24,15 @@ public readonly struct LogFrame
         _seqAt = bytes.Span.IndexOf(SeqNull) is var at and >= 0 ? at + 6 : throw new FormatException("log frame without \"seq\":null");
     }
 
+    // Stamp wrote the null itself: no search for it on every frame.
+    private LogFrame(ReadOnlyMemory<byte> bytes, long n, bool final, int seqAt)
+    {
+        Bytes = bytes;
+        N = n;
+        Final = final;
+        _seqAt = seqAt;
+    }
+
     /// <summary>The frame in log form.</summary>
     public ReadOnlyMemory<byte> Bytes { get; }
 
@@ -55,7 +64,7 @@ public readonly struct LogFrame
             w += Copy(json[(seqAt + seqLength)..dataAt], bytes, w);
             w += Copy(mark[..m], bytes, w);
             Copy(json[dataAt..], bytes, w);
-            return new LogFrame(memory, n, final);
+            return new LogFrame(memory, n, final, seqAt);
         }
         finally
         {

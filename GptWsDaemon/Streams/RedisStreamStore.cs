@@ -226,7 +226,7 @@ internal sealed class RedisStreamStore : IStreamStore
                 continue;
             }
 
-            foreach (var entry in await db.StreamRangeAsync(RedisKeys.Log(tail.StreamId), RedisKeys.EntryId(tail.Position + 1), "+").ConfigureAwait(false))
+            foreach (var entry in await db.StreamRangeAsync(tail.Key, RedisKeys.EntryId(tail.Position + 1), "+").ConfigureAwait(false))
             {
                 tail.Deliver(Frame(entry.Id!, entry["f"]), replay: false);
             }

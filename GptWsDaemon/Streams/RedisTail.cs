@@ -16,6 +16,7 @@ internal sealed class RedisTail : IResumeSource
     {
         _store = store;
         StreamId = streamId;
+        Key = RedisKeys.Log(streamId).ToString();
         Instance = instance;
         Subscription = subscription;
         Position = after;
@@ -25,6 +26,9 @@ internal sealed class RedisTail : IResumeSource
 
     /// <summary>The stream followed.</summary>
     public string StreamId { get; }
+
+    /// <summary>Its log's key, made once: the pump names it in every read.</summary>
+    public string Key { get; }
 
     /// <summary>The instance that runs it.</summary>
     public string Instance { get; }

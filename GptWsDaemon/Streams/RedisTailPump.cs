@@ -43,20 +43,20 @@ internal sealed class RedisTailPump : IAsyncDisposable
     private async Task RunAsync()
     {
         var db = _blocking.GetDatabase();
-        var wake = RedisKeys.Wake(_store.InstanceId);
+        var wake = RedisKeys.Wake(_store.InstanceId).ToString();
         while (!_stop.IsCancellationRequested)
         {
             var tails = _store.Followed();
             try
             {
                 var args = new List<object>(4 + tails.Count * 2) { "BLOCK", BlockMilliseconds, "STREAMS", wake };
-                args.AddRange(tails.Select(t => (object)RedisKeys.Log(t.StreamId)));
+                args.AddRange(tails.Select(t => (object)t.Key));
                 args.Add(_wakeId);
                 args.AddRange(tails.Select(t => (object)RedisKeys.EntryId(t.Position)));
                 var result = await db.ExecuteAsync("XREAD", args).ConfigureAwait(false);
                 if (!result.IsNull)
                 {
-                    Dispatch(result, tails);
+                    Dispatch(result, tails, wake);
                 }
 
                 await _store.CheckQuietAsync(tails.Where(t => !t.IsEnded && Environment.TickCount64 - t.LastProgress > Quiet.TotalMilliseconds).ToList()).ConfigureAwait(false);
@@ -80,8 +80,9 @@ internal sealed class RedisTailPump : IAsyncDisposable
         }
     }
 
-    private void Dispatch(RedisResult result, IReadOnlyList<RedisTail> tails)
+    private void Dispatch(RedisResult result, IReadOnlyList<RedisTail> tails, string wake)
     {
+        var byKey = tails.ToLookup(t => t.Key, StringComparer.Ordinal); // two readers may follow one stream for a moment (a takeover)
         // RESP2 answers [[key, entries], …]; RESP3 a map, seen here as [key, entries, key, entries, …].
         var top = (RedisResult[])result!;
         var flat = top.Length > 0 && top[0].Length < 0;
@@ -89,13 +90,13 @@ internal sealed class RedisTailPump : IAsyncDisposable
         {
             var key = (string)(flat ? top[i] : top[i][0])!;
             var entries = (RedisResult[])(flat ? top[i + 1] : top[i][1])!;
-            if (key == RedisKeys.Wake(_store.InstanceId).ToString())
+            if (key == wake)
             {
                 _wakeId = entries.Length > 0 ? (string)((RedisResult[])entries[^1]!)[0]! : _wakeId;
                 continue;
             }
 
-            foreach (var tail in tails.Where(t => RedisKeys.Log(t.StreamId).ToString() == key))
+            foreach (var tail in byKey[key])
             {
                 foreach (var entry in entries)
                 {

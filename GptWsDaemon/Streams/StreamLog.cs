@@ -209,7 +209,6 @@ public sealed class StreamLog : IStreamHost, IResumeSource
         lock (_lock)
         {
             _ended = true;
-            EndedAt = _registry.Time.GetTimestamp();
             _hold?.Dispose();
             _hold = null;
             reader = _reader;
@@ -235,9 +234,6 @@ public sealed class StreamLog : IStreamHost, IResumeSource
             return bytes;
         }
     }
-
-    /// <summary>When it ended (<see cref="TimeProvider.GetTimestamp"/>), 0 while running: the oldest ended logs are evicted first.</summary>
-    internal long EndedAt { get; private set; }
 
     /// <summary>Adds a frame, dropping this log's oldest past its caps; true when every log together is still over resume.max_total_bytes.</summary>
     private bool Append(LogFrame entry)

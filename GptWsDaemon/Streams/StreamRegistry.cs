@@ -132,18 +132,7 @@ public sealed class StreamRegistry
     internal long AddBytes(long delta) => Interlocked.Add(ref _totalBytes, delta); // the gauge reads it at a scrape
 
     /// <summary>Every log together is over resume.max_total_bytes: the oldest ended streams are forgotten first (then 1008).</summary>
-    internal void EvictEnded()
-    {
-        foreach (var stream in _streams.Values.Where(s => s.EndedAt != 0).OrderBy(s => s.EndedAt))
-        {
-            if (TotalBytes <= Settings.MaxTotalBytes)
-            {
-                return;
-            }
-
-            Forget(stream);
-        }
-    }
+    internal void EvictEnded() => ForgetKept(long.MaxValue);
 
     internal void CountExpired() => _metrics.CountHoldExpired();
 
@@ -162,10 +151,16 @@ public sealed class StreamRegistry
         _kept.Enqueue((Time.GetTimestamp(), stream));
     }
 
-    private void Sweep()
+    private void Sweep() => ForgetKept(Time.GetTimestamp() - (long)(Settings.Keep.TotalSeconds * Time.TimestampFrequency));
+
+    /// <summary>
+    /// Forgets ended logs, oldest first (the queue is in the order they ended), that ended by <paramref name="endedBy"/>;
+    /// with <see cref="long.MaxValue"/>, while every log together is over resume.max_total_bytes.
+    /// </summary>
+    private void ForgetKept(long endedBy)
     {
-        var due = Time.GetTimestamp() - (long)(Settings.Keep.TotalSeconds * Time.TimestampFrequency);
-        while (_kept.TryPeek(out var oldest) && oldest.EndedAt <= due && _kept.TryDequeue(out oldest))
+        var overOnly = endedBy == long.MaxValue;
+        while ((!overOnly || TotalBytes > Settings.MaxTotalBytes) && _kept.TryPeek(out var oldest) && oldest.EndedAt <= endedBy && _kept.TryDequeue(out oldest))
         {
             Forget(oldest.Stream);
         }
