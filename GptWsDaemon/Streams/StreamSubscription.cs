@@ -43,9 +43,6 @@ public sealed class StreamSubscription : IStreamSlot
     /// <inheritdoc/>
     public bool HoldsDaemonSlot => false;
 
-    /// <summary>The connection's id, for log lines.</summary>
-    public long ReaderId => _reader.Id;
-
     /// <summary>The reader has every frame up to <paramref name="after"/>: none of them is sent again.</summary>
     public void StartAfter(long after) => LastN = Math.Max(LastN, after);
 
