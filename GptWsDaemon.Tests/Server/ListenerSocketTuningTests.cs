@@ -60,6 +60,38 @@ public sealed class ListenerSocketTuningTests
         Assert.That(async () => await client.ReceiveAsync(buffer.AsMemory(), ct), Throws.InstanceOf<WebSocketException>());
     }
 
+    [Test, CancelAfter(10000)]
+    public async Task ReleaseRequestBuffer_AfterTheUpgrade_FreesIt_AndTheWebSocketStillWorks(CancellationToken ct)
+    {
+        var port = DaemonFixture.FreePort();
+        using var listener = new HttpListener();
+        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+        listener.Start();
+        using var client = new ClientWebSocket();
+        var connecting = client.ConnectAsync(new Uri($"ws://127.0.0.1:{port}/"), ct);
+        var context = await listener.GetContextAsync().WaitAsync(ct);
+        var accepted = (await context.AcceptWebSocketAsync(null)).WebSocket;
+        await connecting;
+
+        Assert.That(ListenerSocketTuning.ReleaseRequestBuffer(context), Is.True, "the 8 KiB request buffer was not reached");
+        Assert.That(ListenerSocketTuning.ReleaseRequestBuffer(context), Is.False, "released twice: the first call did not drop it");
+
+        var data = ListenerSocketTuning.DataPath(accepted);
+        await client.SendAsync("ping"u8.ToArray(), WebSocketMessageType.Text, true, ct);
+        var buffer = new byte[16];
+        var got = await data.ReceiveAsync(buffer.AsMemory(), ct);
+        await data.SendAsync(buffer.AsMemory(0, got.Count), WebSocketMessageType.Text, true, ct);
+        var back = await client.ReceiveAsync(buffer.AsMemory(), ct);
+        Assert.That(Encoding.UTF8.GetString(buffer, 0, back.Count), Is.EqualTo("ping"));
+
+        // The close handshake and the listener's own clean-up run without the buffer.
+        await client.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, ct);
+        var close = await data.ReceiveAsync(buffer.AsMemory(), ct);
+        await data.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, ct);
+        accepted.Dispose();
+        Assert.That(close.MessageType, Is.EqualTo(WebSocketMessageType.Close));
+    }
+
     [Test]
     public void DataPath_OfAnyOtherWebSocket_IsItself()
     {

@@ -91,6 +91,9 @@ public sealed class BenchOptions
     /// <summary>Measured window per concurrency, in seconds: recorded streams are those that start inside it.</summary>
     public IReadOnlyDictionary<int, double> Window { get; private set; } = new Dictionary<int, double> { [1] = 20, [100] = 5, [1000] = 7.5 };
 
+    /// <summary>Count the gateways' system calls per token in every window with perf (<c>--syscalls</c>; needs root).</summary>
+    public bool Syscalls { get; private set; }
+
     /// <summary>Idle connections held in the idle test (0 skips it).</summary>
     public int Idle { get; private set; } = 10000;
 
@@ -172,6 +175,7 @@ public sealed class BenchOptions
                 case "--paths": o.Paths = Value().Split(',').ToHashSet(StringComparer.Ordinal); break;
                 case "--engines": o.Engines = EngineList(Value()); break;
                 case "--variants-first": o.VariantsFirst = true; break;
+                case "--syscalls": o.Syscalls = true; break;
                 case "--daemon-env":
                     var pair = Value().Split('=', 2);
                     o._daemonEnvironment[pair[0]] = pair.Length > 1 ? pair[1] : string.Empty;

@@ -63,7 +63,7 @@ public static class BenchRun
 
         if (relay is not null)
         {
-            paths.Add((new SsePath(RelayPath, $"http://127.0.0.1:{relay.Port}/v1"), new ProcessProbe(relay.Pid)));
+            paths.Add((new SsePath(RelayPath, $"http://127.0.0.1:{relay.Port}/v1"), new ProcessProbe(relay.Pid) { CountSyscalls = options.Syscalls }));
         }
 
         // Each mode on every engine back to back, so that the engines' rows of one mode are measured minutes apart at most.
@@ -72,7 +72,7 @@ public static class BenchRun
             foreach (var (engine, daemon) in daemons.Daemons)
             {
                 var url = new Uri($"ws://127.0.0.1:{daemon.Port}/ws");
-                paths.Add((new WsPath(DaemonPath(mode, engine), url, originStream: mode == "origin", segment: mode == "tts" ? "tts" : null, extraData: options.ExtraData(engine)), new ProcessProbe(daemon.Pid)));
+                paths.Add((new WsPath(DaemonPath(mode, engine), url, originStream: mode == "origin", segment: mode == "tts" ? "tts" : null, extraData: options.ExtraData(engine)), new ProcessProbe(daemon.Pid) { CountSyscalls = options.Syscalls }));
             }
         }
 

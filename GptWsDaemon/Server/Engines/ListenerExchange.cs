@@ -76,6 +76,7 @@ internal sealed class ListenerExchange : IHttpExchange
 
         ListenerSocketTuning.TrySetNoDelay(context);
         var socket = (await context.AcceptWebSocketAsync(subProtocol, 4096, keepAlive).ConfigureAwait(false)).WebSocket;
+        ListenerSocketTuning.ReleaseRequestBuffer(context);
 
         // The connection outlives this request: let its context and header tables be collected (~2 KiB per connection).
         _context = null;

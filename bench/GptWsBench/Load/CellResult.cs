@@ -19,6 +19,9 @@ public sealed record CellResult(string Path, int Concurrency, TimeSpan Delay, Ph
     /// <summary>The daemon's garbage collection during the measured phase (null for other paths).</summary>
     public RuntimeDelta? Runtime { get; init; }
 
+    /// <summary>The gateway's system calls in the measured window by name (<c>--syscalls</c>), or null.</summary>
+    public IReadOnlyDictionary<string, long>? Syscalls { get; init; }
+
     /// <summary>Bytes the daemon allocated per relayed token during the measured phase (per-stream costs included).</summary>
     public double? AllocatedBytesPerToken => Runtime is { } r && Stats.TokensRelayed > 0 ? r.AllocatedBytes / Stats.TokensRelayed : null;
 

@@ -167,6 +167,7 @@ public sealed class CellRunner
         {
             BenchCpuMicroseconds = window0.BenchCpu,
             Runtime = window0.Runtime,
+            Syscalls = window0.Syscalls,
         };
     }
 
@@ -174,9 +175,10 @@ public sealed class CellRunner
     /// Reads CPU (gateway and the bench itself) and, for the daemon, its GC counters at the window's start and end, and
     /// samples the gateway's RSS in between.
     /// </summary>
-    private static async Task<(long? GatewayCpu, long? PeakKiB, long BenchCpu, RuntimeDelta? Runtime)> ProbeWindowAsync(ProcessProbe? gateway, Uri? metrics, long windowStart, long windowEnd, CancellationToken cancellationToken)
+    private static async Task<(long? GatewayCpu, long? PeakKiB, long BenchCpu, RuntimeDelta? Runtime, IReadOnlyDictionary<string, long>? Syscalls)> ProbeWindowAsync(ProcessProbe? gateway, Uri? metrics, long windowStart, long windowEnd, CancellationToken cancellationToken)
     {
         var self = new ProcessProbe(Environment.ProcessId);
+        SyscallProbe? syscalls = null;
         try
         {
             await Task.Delay(TimeSpan.FromSeconds(Math.Max(0, (windowStart - Stopwatch.GetTimestamp()) / (double)Stopwatch.Frequency)), cancellationToken).ConfigureAwait(false);
@@ -184,12 +186,15 @@ public sealed class CellRunner
             var gatewayBefore = gateway?.CpuMicroseconds() ?? 0;
             var runtimeBefore = metrics is null ? null : await RuntimeProbe.ReadAsync(metrics, cancellationToken).ConfigureAwait(false);
             gateway?.StartSampling(TimeSpan.FromMilliseconds(20));
+            syscalls = gateway is { CountSyscalls: true } ? SyscallProbe.Start(gateway.Pid) : null;
             await Task.Delay(TimeSpan.FromSeconds(Math.Max(0, (windowEnd - Stopwatch.GetTimestamp()) / (double)Stopwatch.Frequency)), cancellationToken).ConfigureAwait(false);
+            var calls = syscalls is null ? null : await syscalls.StopAsync().ConfigureAwait(false);
+            syscalls = null;
             long? gatewayCpu = gateway is null ? null : gateway.CpuMicroseconds() - gatewayBefore;
             var selfCpu = self.CpuMicroseconds() - selfBefore;
             var runtimeAfter = runtimeBefore is null ? null : await RuntimeProbe.ReadAsync(metrics!, cancellationToken).ConfigureAwait(false);
             long? peak = gateway is null ? null : await gateway.StopSamplingAsync().ConfigureAwait(false);
-            return (gatewayCpu, peak, selfCpu, runtimeAfter?.Since(runtimeBefore!));
+            return (gatewayCpu, peak, selfCpu, runtimeAfter?.Since(runtimeBefore!), calls);
         }
         catch (OperationCanceledException)
         {
@@ -198,7 +203,12 @@ public sealed class CellRunner
                 await gateway.StopSamplingAsync().ConfigureAwait(false);
             }
 
-            return (null, null, 0, null);
+            if (syscalls is not null)
+            {
+                await syscalls.StopAsync().ConfigureAwait(false);
+            }
+
+            return (null, null, 0, null, null);
         }
     }
 }

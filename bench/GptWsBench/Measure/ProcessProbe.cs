@@ -22,6 +22,9 @@ public sealed class ProcessProbe : IAsyncDisposable
     /// <summary>The process id.</summary>
     public int Pid => _pid;
 
+    /// <summary>Also count the process's system calls over each measured window (<c>--syscalls</c>, <see cref="SyscallProbe"/>).</summary>
+    public bool CountSyscalls { get; init; }
+
     /// <summary>utime + stime in microseconds (10 ms resolution).</summary>
     public long CpuMicroseconds()
     {

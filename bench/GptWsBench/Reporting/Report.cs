@@ -54,6 +54,11 @@ public sealed class Report
         }
 
         b.AppendLine().AppendLine("## The daemon's garbage collection in each measured window").AppendLine().Append(GcTable());
+        if (SyscallTable() is { Length: > 0 } syscalls)
+        {
+            b.AppendLine().AppendLine("## System calls per relayed token (`--syscalls`)").AppendLine().Append(syscalls);
+        }
+
         b.AppendLine().AppendLine("## Targets").AppendLine();
         b.AppendLine("| target | " + string.Join(" | ", _f.Engines.Select(e => e + " | met")) + " |").AppendLine("|---|" + string.Concat(_f.Engines.Select(_ => "---|---|")));
         foreach (var row in _targets)
@@ -75,7 +80,7 @@ public sealed class Report
     public string ToConsole()
     {
         var b = new StringBuilder();
-        b.AppendLine().Append(Table()).AppendLine().Append(EngineComparison.Table(_f)).AppendLine().Append(GcTable()).AppendLine();
+        b.AppendLine().Append(Table()).AppendLine().Append(EngineComparison.Table(_f)).AppendLine().Append(GcTable()).AppendLine().Append(SyscallTable()).AppendLine();
         foreach (var row in _targets)
         {
             b.AppendLine(row.Target + ": " + string.Join("; ", _f.Engines.Zip(row.PerEngine, (e, p) => $"{e} {p.Measured} [{Mark(p.Met)}]")));
@@ -202,6 +207,30 @@ public sealed class Report
                 var perGc = g.Collections > 0 ? Inv($"{g.PauseSeconds * 1000 / g.Collections:F1}") : "–";
                 b.AppendLine(Inv($"| {c:N0} | {path} | {window:0.#} | {r.AllocatedBytesPerToken:F0} | {g.AllocatedBytes / window / 1e6:F2} | {g.Gen0:0} / {g.Gen1:0} / {g.Gen2:0} | {g.PauseSeconds * 1000:F1} ({perGc}) | {g.PauseSeconds / window * 100:F2} | {Hold(g)} |"));
             }
+        }
+
+        return b.ToString();
+    }
+
+    /// <summary>
+    /// Each gateway's system calls in the window (perf on the syscall tracepoints) ÷ the tokens relayed in it, the
+    /// calls that ran at least 0.05 times per token by name; empty when --syscalls was not given.
+    /// </summary>
+    private string SyscallTable()
+    {
+        var cells = _f.Results.Where(r => r.Syscalls is not null && r.Stats.TokensRelayed > 0).ToList();
+        if (cells.Count == 0)
+        {
+            return string.Empty;
+        }
+
+        var b = new StringBuilder();
+        b.AppendLine("| streams | path | all per token | by call (per token) |").AppendLine("|---:|---|---:|---|");
+        foreach (var r in cells)
+        {
+            var tokens = (double)r.Stats.TokensRelayed;
+            var named = r.Syscalls!.Where(p => p.Key != GptWsBench.Measure.SyscallProbe.Total && p.Value / tokens >= 0.05).OrderByDescending(p => p.Value);
+            b.AppendLine(Inv($"| {r.Concurrency:N0} | {r.Path} | {r.Syscalls![GptWsBench.Measure.SyscallProbe.Total] / tokens:F2} | {string.Join(", ", named.Select(p => Inv($"{p.Key} {p.Value / tokens:F2}")))} |"));
         }
 
         return b.ToString();

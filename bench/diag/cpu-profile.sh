@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Where the daemon's CPU goes under the 1,000-stream load (a diagnostic, not the benchmark): starts GptWsBench for the
+# floor and one daemon path at C=1000, records the daemon with `perf record` (perf map on, so JIT frames have names)
+# for 8 s of the measured window, then prints the hottest symbols (self time) and the split by module.
+# Usage: bench/diag/cpu-profile.sh [origin|sentence] [more GptWsBench run flags]   → bench/results/diag-cpu/
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+bench="$(cd "$here/.." && pwd)"
+repo="$(cd "$bench/.." && pwd)"
+mode="${1:-origin}"
+shift || true
+out="$bench/results/diag-cpu"
+mkdir -p "$out"
+ulimit -n 65536 2>/dev/null || true
+dotnet build "$repo/GptWsDaemon/GptWsDaemon.csproj" -c Release -nologo >"$out/build.log" 2>&1
+dotnet build "$bench/GptWsBench/GptWsBench.csproj" -c Release -nologo >>"$out/build.log" 2>&1
+rm -f "$out/bench.log" "$out/perf.data"
+dotnet "$bench/GptWsBench/bin/Release/net10.0/GptWsBench.dll" run \
+  --daemon-dll "$repo/GptWsDaemon/bin/Release/net10.0/GptWsDaemon.dll" --concurrency 1000 --idle 0 \
+  --peer-unavailable "not part of this diagnostic" --paths "floor,$mode" --engines httplistener --out "$out" \
+  --daemon-env DOTNET_PerfMapEnabled=1 --daemon-env DOTNET_EnableWriteXorExecute=0 "$@" >"$out/bench.log" 2>&1 &
+runner=$!
+pid=""
+for _ in $(seq 1 240); do
+  [ -z "$pid" ] && pid="$(sed -n 's/^\[bench\] daemon pid \([0-9]*\) .*/\1/p' "$out/bench.log" 2>/dev/null)"
+  grep -q "C=1000 floor " "$out/bench.log" 2>/dev/null && break
+  sleep 0.5
+done
+[ -n "$pid" ] || { echo "cpu-profile.sh: no daemon pid in $out/bench.log" >&2; kill "$runner"; exit 1; }
+sleep 7 # the cell's warm-up
+perf record -F 999 -g -p "$pid" -o "$out/perf.data" -- sleep 8 >/dev/null 2>&1
+wait "$runner" || true
+grep "C=1000" "$out/bench.log"
+perf report -i "$out/perf.data" --no-children --sort dso --stdio 2>/dev/null | grep -v "^#" | grep -v "^$" | head -12
+perf report -i "$out/perf.data" --no-children --sort sym --stdio -g none 2>/dev/null | grep -v "^#" | grep -v "^$" | head -60
