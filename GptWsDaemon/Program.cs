@@ -101,6 +101,9 @@ internal static class Program
         }
 
         log.Info("GptWsDaemon listening on {0} (WebSocket on / and /ws, test page on /, /healthz, /metrics), engine {1}", server.Url, settings.Engine.ToString().ToLowerInvariant());
+        // The collector is the project's choice (GptWsDaemon.csproj) unless DOTNET_gcServer / DOTNET_gcConcurrent override it.
+        var gc = GC.GetConfigurationVariables();
+        log.Info("garbage collector: {0}, {1} heap(s){2}", System.Runtime.GCSettings.IsServerGC ? "server" : "workstation", gc.GetValueOrDefault("HeapCount") ?? 1, gc.GetValueOrDefault("ConcurrentGC") is true ? ", background gen2" : string.Empty);
         if (settings.Demo)
         {
             log.Warn("DEMO MODE: no API key set (or --demo): answers come from the embedded offline model, not OpenAI");

@@ -54,6 +54,7 @@ public sealed class Report
         }
 
         b.AppendLine().AppendLine("## The daemon's garbage collection in each measured window").AppendLine().Append(GcTable());
+        b.AppendLine().AppendLine("## How busy the cores were in each window").AppendLine().Append(BusyTable());
         if (SyscallTable() is { Length: > 0 } syscalls)
         {
             b.AppendLine().AppendLine("## System calls per relayed token (`--syscalls`)").AppendLine().Append(syscalls);
@@ -207,6 +208,25 @@ public sealed class Report
                 var perGc = g.Collections > 0 ? Inv($"{g.PauseSeconds * 1000 / g.Collections:F1}") : "–";
                 b.AppendLine(Inv($"| {c:N0} | {path} | {window:0.#} | {r.AllocatedBytesPerToken:F0} | {g.AllocatedBytes / window / 1e6:F2} | {g.Gen0:0} / {g.Gen1:0} / {g.Gen2:0} | {g.PauseSeconds * 1000:F1} ({perGc}) | {g.PauseSeconds / window * 100:F2} | {Hold(g)} |"));
             }
+        }
+
+        return b.ToString();
+    }
+
+    /// <summary>
+    /// The gateway's and the bench's own CPU over each window as cores and as a share of the machine: near 100 % every
+    /// thread waits for a core, and the latencies measure that queue rather than the gateway.
+    /// </summary>
+    private string BusyTable()
+    {
+        var b = new StringBuilder();
+        b.AppendLine(Inv($"| streams | path | gateway cores | bench cores (load + fake upstream) | busy % of {Environment.ProcessorCount} cores |")).AppendLine("|---:|---|---:|---:|---:|");
+        foreach (var r in _f.Results.Where(r => r.CpuMicroseconds is not null))
+        {
+            var window = _options.WindowAt(r.Concurrency).TotalSeconds * 1e6;
+            var gateway = r.CpuMicroseconds!.Value / window;
+            var bench = r.BenchCpuMicroseconds / window;
+            b.AppendLine(Inv($"| {r.Concurrency:N0} | {r.Path} | {gateway:F2} | {bench:F2} | {(gateway + bench) / Environment.ProcessorCount * 100:F0} |"));
         }
 
         return b.ToString();
