@@ -56,6 +56,18 @@ public sealed record ChatRequest
     /// <summary><see cref="System.Diagnostics.Stopwatch"/> timestamp of the frame's arrival, for consume_time.</summary>
     public long ReceivedAt { get; init; }
 
+    /// <summary>Characters of text the request carries (messages and query), counted up to a little past <paramref name="cap"/>.</summary>
+    public int TextChars(int cap)
+    {
+        var chars = Query.Length;
+        for (var i = 0; i < Messages.Count && chars <= cap; i++)
+        {
+            chars += Messages[i].Content.Length;
+        }
+
+        return chars;
+    }
+
     /// <summary>
     /// This request without its messages and prompt: what a stream keeps once the upstream request is written, so that a
     /// long conversation is not held (and copied by the garbage collector) for as long as its answer streams.

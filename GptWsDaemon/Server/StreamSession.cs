@@ -88,11 +88,18 @@ public sealed class StreamSession : IStreamSlot, IDisposable
 
     /// <summary>
     /// Streams the answer and then hands the session back to its connection (<see cref="IStreamHost.Finished"/>);
-    /// never throws. Returns at its first await, so the connection's receive loop goes back to reading at once.
+    /// never throws. Returns at its first await: once the upstream request is written for a short request, at once for
+    /// one whose start costs more (see <see cref="InlineStartChars"/>).
     /// </summary>
     public async Task RunAsync()
     {
-        await Task.Yield();
+        if (Quota is not null || _request.TextChars(InlineStartChars) > InlineStartChars)
+        {
+            // Tokenizing a prompt for its quota, or writing a long conversation, would hold the socket thread this
+            // runs on (completions run inline) and every connection waiting on it: that work goes to the thread pool.
+            await Task.Yield();
+        }
+
         try
         {
             var token = _cts.Token;
@@ -243,6 +250,13 @@ public sealed class StreamSession : IStreamSlot, IDisposable
 
     /// <inheritdoc/>
     public void Dispose() => _cts.Dispose();
+
+    /// <summary>
+    /// Up to this much text a request is written to the upstream on the thread that received it (tens of
+    /// microseconds): a hop to the thread pool waits for a core under load, 10-30 ms of TTFT at 1,000 streams on 2 cores
+    /// (bench/RESULTS.md, issue 19).
+    /// </summary>
+    internal const int InlineStartChars = 16 * 1024;
 
     /// <summary>The smaller of two caps, either may be unset.</summary>
     private static int? Cap(int? a, int? b) => a is null ? b : b is null ? a : Math.Min(a.Value, b.Value);

@@ -239,23 +239,19 @@ public sealed class StreamLog : IStreamHost, IResumeSource
     private bool Append(LogFrame entry)
     {
         _bytes += entry.Bytes.Length;
-        var over = _registry.AddBytes(entry.Bytes.Length);
-        long dropped = 0;
-        while (_frames.Count > 1 && (_bytes - dropped > _registry.Settings.MaxLogBytes || over - dropped > _registry.Settings.MaxTotalBytes))
+        var total = _registry.AddBytes(entry.Bytes.Length);
+        while (_frames.Count > 1 && (_bytes > _registry.Settings.MaxLogBytes || total > _registry.Settings.MaxTotalBytes))
         {
-            // The oldest frames go first: a resume from before them gets 1008 (protocol.md §4.5).
-            dropped += _frames.OldestLength;
+            // The oldest frames go first: a resume from before them gets 1008 (protocol.md §4.5). The total is read
+            // afresh after each drop: other logs append at the same time, and a stale one would leave them over.
+            var length = _frames.OldestLength;
             _frames.DropOldest();
             _firstN++;
+            _bytes -= length;
+            total = _registry.AddBytes(-length);
         }
 
-        if (dropped > 0)
-        {
-            _bytes -= dropped;
-            over = _registry.AddBytes(-dropped);
-        }
-
-        return over > _registry.Settings.MaxTotalBytes;
+        return total > _registry.Settings.MaxTotalBytes;
     }
 
     private async void HoldOver()
