@@ -7,8 +7,9 @@ namespace GptWsBench.Reporting;
 internal sealed record TargetRow(string Target, IReadOnlyList<(string Measured, bool? Met)> PerEngine);
 
 /// <summary>
-/// The targets of the benchmark issue (daemon vs floor, bare relay and peer) and of the engine issue (Kestrel at most
-/// 1.25× the bare relay's CPU per token, at most 16 KiB per idle connection, no worse than HttpListener), each judged per engine.
+/// The targets of the benchmark issue (daemon vs floor, bare relay and peer), of the engine issue (Kestrel at most
+/// 1.25× the bare relay's CPU per token, at most 16 KiB per idle connection, no worse than HttpListener) and of the
+/// "near the floor" issue (sentence CPU, TTFT and gap p99s against the bare relay's), each judged per engine.
 /// </summary>
 internal static class TargetChecklist
 {
@@ -59,6 +60,15 @@ internal static class TargetChecklist
                 ? ("–", null)
                 : ($"×{Ratio(or, relay)} (sentence ×{Ratio(f.Cpu(RunFigures.Sentence(e), cMax), relay)})", or <= 1.25 * relay);
         });
+
+        // Issue 19, "near the floor": the tails against the bare relay's of the same run, which moves the bytes and nothing else.
+        var relayCell = f.Get(RunFigures.Relay, cMax);
+        Add($"CPU per token ≤ 1.15× the bare relay's at {cMax:N0} streams, sentence", e =>
+            f.Cpu(RunFigures.Sentence(e), cMax) is { } v && relay is { } r ? (Inv($"×{v / r:F2}"), v <= 1.15 * r) : ("–", null));
+        Add($"added TTFT p99 ≤ the bare relay's + 2 ms at {cMax:N0} streams, both modes (ms above the relay's)", e =>
+            f.AddedTtft(relayCell, cMax, 99) is { } r ? Both(e, c => f.AddedTtft(c, cMax, 99) - r, 2) : ("–", null));
+        Add($"added gap p99 ≤ the bare relay's + 1 ms at {cMax:N0} streams, both modes (ms above the relay's)", e =>
+            f.AddedGap(relayCell, cMax) is { } r ? Both(e, c => f.AddedGap(c, cMax) - r, 1) : ("–", null));
 
         if (f.IdleRan)
         {
