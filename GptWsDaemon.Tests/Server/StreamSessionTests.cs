@@ -40,6 +40,44 @@ public sealed class StreamSessionTests
         });
     }
 
+    [TestCase(100, true)]
+    [TestCase(StreamSession.InlineStartChars + 1, false)]
+    public async Task Run_StartsAShortRequestOnTheCallersThread_ALongOneOnThePool(int chars, bool inline)
+    {
+        var parsed = (ClientCommand.Chat)new RequestParser(new DaemonSettings()).Parse(Encoding.UTF8.GetBytes("{\"seq\":1,\"data\":{\"query\":\"" + new string('q', chars) + "\"}}"), 0);
+        var upstream = new GatedUpstream();
+        using var session = new StreamSession(parsed.Request, upstream, new RecordingHost(), new DaemonMetrics(), 0, new TtsLimits(), CancellationToken.None);
+
+        GatedUpstream.InCaller = true;
+        var run = session.RunAsync();
+        GatedUpstream.InCaller = false;
+        upstream.Gate.SetResult();
+        await run.WaitAsync(TimeSpan.FromSeconds(10));
+
+        // Under load a hop to the thread pool waits for a core; a long conversation's writing must not hold a socket thread.
+        Assert.That(await upstream.StartedInCaller.Task.WaitAsync(TimeSpan.FromSeconds(10)), Is.EqualTo(inline));
+    }
+
+    /// <summary>Records whether its stream began on the thread that called <see cref="StreamSession.RunAsync"/>, then waits for its gate.</summary>
+    private sealed class GatedUpstream : IChatUpstream
+    {
+        [ThreadStatic]
+        public static bool InCaller;
+
+        public TaskCompletionSource Gate { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource<bool> StartedInCaller { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public string Name => "gated";
+
+        public async IAsyncEnumerable<UpstreamChunk> StreamAsync(ChatRequest request, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+        {
+            StartedInCaller.TrySetResult(InCaller);
+            await Gate.Task.WaitAsync(cancellationToken);
+            yield return new UpstreamChunk("ok".AsMemory(), "stop", null);
+        }
+    }
+
     private sealed class RecordingHost : IStreamHost
     {
         public List<(string Kind, string? Frame)> Events { get; } = [];

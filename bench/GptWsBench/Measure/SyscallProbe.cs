@@ -8,6 +8,8 @@ namespace GptWsBench.Measure;
 /// syscall tracepoints, attached to every thread of the process at the window's start and stopped (SIGINT) at its end.
 /// Counting in the kernel costs well under a microsecond per call, unlike <c>strace</c>, which stops the process on
 /// each one and would change what it measures. Needs perf and the right to trace (root, or perf_event_paranoid ≤ 1).
+/// Threads the process starts during the window are not counted (perf attaches to those it finds at the start); the
+/// warm-up before every window has made the gateways' threads by then.
 /// </summary>
 public sealed class SyscallProbe
 {
