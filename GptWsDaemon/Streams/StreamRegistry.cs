@@ -149,6 +149,11 @@ public sealed class StreamRegistry
         }
 
         _kept.Enqueue((Time.GetTimestamp(), stream));
+        if (TotalBytes > Settings.MaxTotalBytes)
+        {
+            // Over the total since another log's append evicted what was ended then: this one was not ended yet.
+            EvictEnded();
+        }
     }
 
     private void Sweep() => ForgetKept(Time.GetTimestamp() - (long)(Settings.Keep.TotalSeconds * Time.TimestampFrequency));
