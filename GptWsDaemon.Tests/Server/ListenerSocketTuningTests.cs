@@ -32,15 +32,8 @@ public sealed class ListenerSocketTuningTests
     [Test, CancelAfter(10000)]
     public async Task DataPath_OfAnAcceptedWebSocket_IsTheInnerSocket_AndCarriesMessagesBothWays(CancellationToken ct)
     {
-        var port = DaemonFixture.FreePort();
-        using var listener = new HttpListener();
-        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-        listener.Start();
-        using var client = new ClientWebSocket();
-        var connecting = client.ConnectAsync(new Uri($"ws://127.0.0.1:{port}/"), ct);
-        var context = await listener.GetContextAsync().WaitAsync(ct);
-        var accepted = (await context.AcceptWebSocketAsync(null)).WebSocket;
-        await connecting;
+        using var pair = await UpgradedPair.OpenAsync(ct);
+        var (client, context, accepted) = (pair.Client, pair.Context, pair.Accepted);
 
         var data = ListenerSocketTuning.DataPath(accepted);
         Assert.That(data, Is.Not.SameAs(accepted), "HttpListener's wrapper was not unwrapped: receives would allocate again");
@@ -63,15 +56,8 @@ public sealed class ListenerSocketTuningTests
     [Test, CancelAfter(10000)]
     public async Task ReleaseRequestBuffer_AfterTheUpgrade_FreesIt_AndTheWebSocketStillWorks(CancellationToken ct)
     {
-        var port = DaemonFixture.FreePort();
-        using var listener = new HttpListener();
-        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-        listener.Start();
-        using var client = new ClientWebSocket();
-        var connecting = client.ConnectAsync(new Uri($"ws://127.0.0.1:{port}/"), ct);
-        var context = await listener.GetContextAsync().WaitAsync(ct);
-        var accepted = (await context.AcceptWebSocketAsync(null)).WebSocket;
-        await connecting;
+        using var pair = await UpgradedPair.OpenAsync(ct);
+        var (client, context, accepted) = (pair.Client, pair.Context, pair.Accepted);
 
         Assert.That(ListenerSocketTuning.ReleaseRequestBuffer(context), Is.True, "the 8 KiB request buffer was not reached");
         Assert.That(ListenerSocketTuning.ReleaseRequestBuffer(context), Is.False, "released twice: the first call did not drop it");
@@ -90,6 +76,44 @@ public sealed class ListenerSocketTuningTests
         await data.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, ct);
         accepted.Dispose();
         Assert.That(close.MessageType, Is.EqualTo(WebSocketMessageType.Close));
+    }
+
+    /// <summary>A client WebSocket and the one HttpListener accepted for it, with the listener's context.</summary>
+    private sealed class UpgradedPair : IDisposable
+    {
+        private readonly HttpListener _listener;
+
+        private UpgradedPair(HttpListener listener, ClientWebSocket client, HttpListenerContext context, WebSocket accepted)
+        {
+            _listener = listener;
+            (Client, Context, Accepted) = (client, context, accepted);
+        }
+
+        public ClientWebSocket Client { get; }
+
+        public HttpListenerContext Context { get; }
+
+        public WebSocket Accepted { get; }
+
+        public static async Task<UpgradedPair> OpenAsync(CancellationToken ct)
+        {
+            var port = DaemonFixture.FreePort();
+            var listener = new HttpListener();
+            listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+            listener.Start();
+            var client = new ClientWebSocket();
+            var connecting = client.ConnectAsync(new Uri($"ws://127.0.0.1:{port}/"), ct);
+            var context = await listener.GetContextAsync().WaitAsync(ct);
+            var accepted = (await context.AcceptWebSocketAsync(null)).WebSocket;
+            await connecting;
+            return new UpgradedPair(listener, client, context, accepted);
+        }
+
+        public void Dispose()
+        {
+            Client.Dispose();
+            ((IDisposable)_listener).Dispose();
+        }
     }
 
     [Test]

@@ -12,24 +12,12 @@ shift || true
 out="$bench/results/diag-cpu"
 mkdir -p "$out"
 ulimit -n 65536 2>/dev/null || true
-dotnet build "$repo/GptWsDaemon/GptWsDaemon.csproj" -c Release -nologo >"$out/build.log" 2>&1
-dotnet build "$bench/GptWsBench/GptWsBench.csproj" -c Release -nologo >>"$out/build.log" 2>&1
-rm -f "$out/bench.log" "$out/perf.data"
-dotnet "$bench/GptWsBench/bin/Release/net10.0/GptWsBench.dll" run \
-  --daemon-dll "$repo/GptWsDaemon/bin/Release/net10.0/GptWsDaemon.dll" --concurrency 1000 --idle 0 \
-  --peer-unavailable "not part of this diagnostic" --paths "floor,$mode" --engines httplistener --out "$out" \
-  --daemon-env DOTNET_PerfMapEnabled=1 --daemon-env DOTNET_EnableWriteXorExecute=0 "$@" >"$out/bench.log" 2>&1 &
-runner=$!
-pid=""
-for _ in $(seq 1 240); do
-  [ -z "$pid" ] && pid="$(sed -n 's/^\[bench\] daemon pid \([0-9]*\) .*/\1/p' "$out/bench.log" 2>/dev/null)"
-  grep -q "C=1000 floor " "$out/bench.log" 2>/dev/null && break
-  sleep 0.5
-done
-[ -n "$pid" ] || { echo "cpu-profile.sh: no daemon pid in $out/bench.log" >&2; kill "$runner"; exit 1; }
+. "$here/daemon-under-load.sh"
+rm -f "$out/perf.data"
+start_daemon_under_load "$out" "floor,$mode" --daemon-env DOTNET_PerfMapEnabled=1 --daemon-env DOTNET_EnableWriteXorExecute=0 "$@"
 sleep 7 # the cell's warm-up
 perf record -F 999 -g -p "$pid" -o "$out/perf.data" -- sleep 8 >/dev/null 2>&1
 wait "$runner" || true
 grep "C=1000" "$out/bench.log"
-perf report -i "$out/perf.data" --no-children --sort dso --stdio 2>/dev/null | grep -v "^#" | grep -v "^$" | head -12
-perf report -i "$out/perf.data" --no-children --sort sym --stdio -g none 2>/dev/null | grep -v "^#" | grep -v "^$" | head -60
+perf report -i "$out/perf.data" --no-children --sort dso --stdio -g none 2>/dev/null | grep -v "^#" | grep -v "^$" | head -12 || true
+perf report -i "$out/perf.data" --no-children --sort sym --stdio -g none 2>/dev/null | grep -v "^#" | grep -v "^$" | head -60 || true

@@ -12,21 +12,10 @@ out="$bench/results/diag-gc"
 mkdir -p "$out"
 export PATH="$PATH:$HOME/.dotnet/tools"
 command -v dotnet-trace >/dev/null || { echo "gc-trace.sh: dotnet-trace not found (dotnet tool install -g dotnet-trace)" >&2; exit 1; }
-dotnet build "$repo/GptWsDaemon/GptWsDaemon.csproj" -c Release -nologo >"$out/build.log" 2>&1
-dotnet build "$bench/GptWsBench/GptWsBench.csproj" -c Release -nologo >>"$out/build.log" 2>&1
-dotnet build "$here/TraceSummary/TraceSummary.csproj" -c Release -nologo >>"$out/build.log" 2>&1
-rm -f "$out/bench.log" "$out/daemon.nettrace"
-dotnet "$bench/GptWsBench/bin/Release/net10.0/GptWsBench.dll" run \
-  --daemon-dll "$repo/GptWsDaemon/bin/Release/net10.0/GptWsDaemon.dll" --concurrency 1000 --idle 0 \
-  --peer-unavailable "not part of this diagnostic" --paths floor,origin --engines httplistener --out "$out" "$@" >"$out/bench.log" 2>&1 &
-runner=$!
-pid=""
-for _ in $(seq 1 240); do
-  [ -z "$pid" ] && pid="$(sed -n 's/^\[bench\] daemon pid \([0-9]*\) .*/\1/p' "$out/bench.log" 2>/dev/null)"
-  grep -q "C=1000 floor " "$out/bench.log" 2>/dev/null && break
-  sleep 0.5
-done
-[ -n "$pid" ] || { echo "gc-trace.sh: no daemon pid in $out/bench.log" >&2; kill "$runner"; exit 1; }
+. "$here/daemon-under-load.sh"
+dotnet build "$here/TraceSummary/TraceSummary.csproj" -c Release -nologo >"$out/trace-build.log" 2>&1
+rm -f "$out/daemon.nettrace"
+start_daemon_under_load "$out" floor,origin "$@"
 sleep 7 # the origin cell's warm-up
 dotnet-trace collect -p "$pid" --providers "Microsoft-Windows-DotNETRuntime:0x1:5" --duration 00:00:00:08 -o "$out/daemon.nettrace" >/dev/null
 wait "$runner" || true

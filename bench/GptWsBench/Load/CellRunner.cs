@@ -188,10 +188,12 @@ public sealed class CellRunner
             gateway?.StartSampling(TimeSpan.FromMilliseconds(20));
             syscalls = gateway is { CountSyscalls: true } ? SyscallProbe.Start(gateway.Pid) : null;
             await Task.Delay(TimeSpan.FromSeconds(Math.Max(0, (windowEnd - Stopwatch.GetTimestamp()) / (double)Stopwatch.Frequency)), cancellationToken).ConfigureAwait(false);
-            var calls = syscalls is null ? null : await syscalls.StopAsync().ConfigureAwait(false);
-            syscalls = null;
             long? gatewayCpu = gateway is null ? null : gateway.CpuMicroseconds() - gatewayBefore;
             var selfCpu = self.CpuMicroseconds() - selfBefore;
+
+            // After the CPU reads: waiting for perf to print and exit must not stretch the window the CPU covers.
+            var calls = syscalls is null ? null : await syscalls.StopAsync().ConfigureAwait(false);
+            syscalls = null;
             var runtimeAfter = runtimeBefore is null ? null : await RuntimeProbe.ReadAsync(metrics!, cancellationToken).ConfigureAwait(false);
             long? peak = gateway is null ? null : await gateway.StopSamplingAsync().ConfigureAwait(false);
             return (gatewayCpu, peak, selfCpu, runtimeAfter?.Since(runtimeBefore!), calls);
